@@ -1,0 +1,176 @@
+"""Encryption of personal data at rest (AES-256-GCM) and keyed blind indexes for exact lookup.
+
+Stored form: ``enc:v1:<key id>:<base64url(nonce | ciphertext+tag)>``. Keys come from
+CRM_ENCRYPTION_KEYS ("id:base64key,..." — the first one encrypts, all decrypt) or from
+CRM_ENCRYPTION_KEY_FILE (one "id:base64key" per line, first encrypts); never from the database.
+Blind indexes are HMAC-SHA256 under CRM_BLIND_INDEX_KEY over a normalised value.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+
+PREFIX = "enc:v1:"
+NONCE_BYTES = 12
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    primary_id: str
+    keys: dict[str, AESGCM]
+
+    def encrypt(self, plaintext: str, *, aad: bytes = b"") -> str:
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self.keys[self.primary_id].encrypt(nonce, plaintext.encode("utf-8"), aad or None)
+        return f"{PREFIX}{self.primary_id}:{base64.urlsafe_b64encode(nonce + sealed).decode('ascii')}"
+
+    def decrypt(self, stored: str, *, aad: bytes = b"") -> str:
+        key_id, blob = parse(stored)
+        try:
+            aead = self.keys[key_id]
+        except KeyError as exc:
+            raise ImproperlyConfigured(f"encryption key {key_id!r} is not configured") from exc
+        raw = base64.urlsafe_b64decode(blob)
+        return aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad or None).decode("utf-8")
+
+
+def parse(stored: str) -> tuple[str, str]:
+    if not stored.startswith(PREFIX):
+        raise ValueError("not an encrypted value")
+    key_id, _, blob = stored[len(PREFIX) :].partition(":")
+    return key_id, blob
+
+
+def key_id_of(stored: str) -> str:
+    return parse(stored)[0]
+
+
+def _decode_key(key_id: str, encoded: str) -> AESGCM:
+    try:
+        raw = base64.urlsafe_b64decode(encoded.strip() + "=" * (-len(encoded.strip()) % 4))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"encryption key {key_id!r} is not valid base64") from exc
+    if len(raw) != 32:
+        raise ImproperlyConfigured(f"encryption key {key_id!r} must be 32 bytes, got {len(raw)}")
+    return AESGCM(raw)
+
+
+def _parse_key_spec(spec: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in spec.replace("\n", ",").split(","):
+        item = item.strip()
+        if not item or item.startswith("#"):
+            continue
+        key_id, sep, encoded = item.partition(":")
+        if not sep or not key_id or ":" in key_id:
+            raise ImproperlyConfigured("encryption keys must be written as id:base64key")
+        pairs.append((key_id.strip(), encoded.strip()))
+    return pairs
+
+
+@lru_cache(maxsize=1)
+def keyring() -> KeyRing:
+    spec = settings.ENCRYPTION_KEYS
+    if settings.ENCRYPTION_KEY_FILE:
+        spec = Path(settings.ENCRYPTION_KEY_FILE).read_text(encoding="utf-8")
+    pairs = _parse_key_spec(spec)
+    if not pairs:
+        raise ImproperlyConfigured("no encryption key configured (CRM_ENCRYPTION_KEYS)")
+    return KeyRing(primary_id=pairs[0][0], keys={kid: _decode_key(kid, enc) for kid, enc in pairs})
+
+
+def reset_keyring() -> None:
+    keyring.cache_clear()
+    _blind_key.cache_clear()
+
+
+def generate_key() -> str:
+    return base64.urlsafe_b64encode(os.urandom(32)).decode("ascii")
+
+
+# --- blind indexes ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _blind_key() -> bytes:
+    raw = settings.BLIND_INDEX_KEY
+    try:
+        key = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+    except ValueError as exc:
+        raise ImproperlyConfigured("CRM_BLIND_INDEX_KEY is not valid base64") from exc
+    if len(key) < 32:
+        raise ImproperlyConfigured("CRM_BLIND_INDEX_KEY must decode to at least 32 bytes")
+    return key
+
+
+def normalise_email(value: str) -> str:
+    return value.strip().lower()
+
+
+def normalise_phone(value: str, region: str = "CN") -> str:
+    """E.164 form ("+8613800138000"); raises ValueError when it is not a possible number."""
+    try:
+        parsed = phonenumbers.parse(value.strip(), region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(str(exc)) from exc
+    if not phonenumbers.is_possible_number(parsed):
+        raise ValueError("not a possible phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_identifier(value: str) -> str:
+    return "".join(value.split()).upper()
+
+
+NORMALISERS = {"email": normalise_email, "phone": normalise_phone, "identifier": normalise_identifier}
+
+
+def blind_index(kind: str, value: str | None) -> str:
+    """Keyed hash of the normalised value, for exact-match lookup without decrypting. '' for empty."""
+    if not value:
+        return ""
+    normalised = NORMALISERS[kind](value)
+    digest = hmac.new(_blind_key(), f"{kind}:{normalised}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest[:20]).decode("ascii").rstrip("=").lower()
+
+
+# --- model field -----------------------------------------------------------------------------
+
+
+class EncryptedTextField(models.TextField):
+    """A text column stored encrypted. Cannot be filtered or ordered on: use a blind index."""
+
+    description = "Encrypted text"
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> str | None:
+        if value is None or value == "":
+            return value
+        return keyring().decrypt(value)
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        if value is None or value == "":
+            return value
+        if isinstance(value, str) and value.startswith(PREFIX):
+            return value
+        return keyring().encrypt(str(value))
+
+    def get_lookup(self, lookup_name: str) -> Any:
+        if lookup_name not in {"isnull", "exact"}:
+            raise TypeError(
+                f"encrypted field {self.name!r} cannot be queried with {lookup_name!r}; use its blind index"
+            )
+        return super().get_lookup(lookup_name)
