@@ -25,11 +25,26 @@ api = make_api(
 )
 
 
-def _mount_app_routers() -> None:
+def _api_modules() -> list[str]:
+    """Each crm app's `api` module, or the modules its AppConfig lists in `api_modules`."""
+    names: list[str] = []
     for config in apps.get_app_configs():
-        if not config.name.startswith("crm.") or not module_has_submodule(config.module, "api"):
+        if not config.name.startswith("crm."):
             continue
-        module = import_module(f"{config.name}.api")
+        listed = getattr(config, "api_modules", None)
+        if listed:
+            names.extend(listed)
+        elif module_has_submodule(config.module, "api"):
+            names.append(f"{config.name}.api")
+    return names
+
+
+def _mount_app_routers() -> None:
+    for name in _api_modules():
+        package, _, leaf = name.rpartition(".")
+        if not module_has_submodule(import_module(package), leaf):
+            continue  # listed but not written yet
+        module = import_module(name)
         for prefix, router in getattr(module, "ROUTERS", []):
             api.add_router(prefix, router)
 

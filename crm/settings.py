@@ -216,7 +216,8 @@ LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 TIME_ZONE = env_str("CRM_TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
-LOCALE_PATHS = [BASE_DIR / "crm" / "locale"]
+# Every `locale/` folder under crm/ (apps and their sub-packages each keep their own catalogue).
+LOCALE_PATHS = sorted(p for p in (BASE_DIR / "crm").glob("**/locale") if p.is_dir())
 CRM_DEFAULT_CURRENCY = env_str("CRM_DEFAULT_CURRENCY", "CNY")
 
 # --- static -------------------------------------------------------------------------------

@@ -133,3 +133,42 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return self.worker_id
+
+
+class CustomFieldDefinition(models.Model):
+    """An administrator-defined field on an object type; values live in that model's `custom` JSON."""
+
+    TEXT = "text"
+    NUMBER = "number"
+    DATE = "date"
+    CHOICE = "choice"
+    MULTI_CHOICE = "multi_choice"
+    BOOLEAN = "boolean"
+    TYPE_CHOICES = [
+        (TEXT, _("text")),
+        (NUMBER, _("number")),
+        (DATE, _("date")),
+        (CHOICE, _("choice")),
+        (MULTI_CHOICE, _("multiple choice")),
+        (BOOLEAN, _("yes/no")),
+    ]
+
+    object_type = models.CharField(_("object type"), max_length=100)
+    key = models.SlugField(_("key"), max_length=60, help_text=_("Used in the API, imports and exports."))
+    label = models.CharField(_("label"), max_length=100)
+    label_en = models.CharField(_("English label"), max_length=100, blank=True)
+    field_type = models.CharField(_("type"), max_length=20, choices=TYPE_CHOICES)
+    choices = models.JSONField(_("choices"), default=list, blank=True)
+    required = models.BooleanField(_("required"), default=False)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("custom field")
+        verbose_name_plural = _("custom fields")
+        ordering = ["object_type", "position", "key"]
+        constraints = [models.UniqueConstraint(fields=["object_type", "key"], name="custom_field_key_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.object_type}.{self.key}"

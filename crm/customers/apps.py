@@ -8,3 +8,11 @@ class CustomersConfig(AppConfig):
     name = "crm.customers"
     label = "customers"
     verbose_name = _("Customers")
+    # Modules whose ROUTERS are mounted under /api/v1 (see crm/api.py).
+    api_modules = (
+        "crm.customers.api",
+        "crm.customers.transfer.api",
+        "crm.customers.duplicates.api",
+        "crm.customers.scoring.api",
+        "crm.customers.segments.api",
+    )

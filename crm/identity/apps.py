@@ -8,3 +8,10 @@ class IdentityConfig(AppConfig):
     name = "crm.identity"
     label = "identity"
     verbose_name = _("Identity")
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from crm.identity.builtin_roles import sync_builtin_roles
+
+        post_migrate.connect(sync_builtin_roles, sender=self, dispatch_uid="crm.identity.sync_builtin_roles")

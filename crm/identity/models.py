@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.core.access import VERBS, Scope
+from crm.core.crypto import EncryptedTextField
 
 
 class Department(models.Model):
@@ -90,8 +91,19 @@ class User(AbstractUser):
     role = models.ForeignKey(
         Role, null=True, blank=True, on_delete=models.PROTECT, related_name="users", verbose_name=_("role")
     )
+    manager_of = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="managers",
+        verbose_name=_("manages team"),
+        help_text=_("A manager sees what the team sees."),
+    )
     language = models.CharField(_("language"), max_length=10, blank=True)
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
+    # Changing it ends every session of the user ("log out everywhere", disabling, password change).
+    security_stamp = models.CharField(max_length=32, blank=True)
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
@@ -119,6 +131,76 @@ class User(AbstractUser):
         return cache[key]
 
 
+class RoleFieldRule(models.Model):
+    """Per-field restriction of a role: the field is hidden (neither shown nor writable) or read-only."""
+
+    HIDDEN = "hidden"
+    READ_ONLY = "read_only"
+    MODE_CHOICES = [(HIDDEN, _("hidden")), (READ_ONLY, _("read-only"))]
+
+    role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="field_rules")
+    object_type = models.CharField(max_length=100)
+    field = models.CharField(max_length=100)
+    mode = models.CharField(max_length=12, choices=MODE_CHOICES)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["role", "object_type", "field"], name="role_field_rule_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.object_type}.{self.field} {self.mode}"
+
+
+class RecordShare(models.Model):
+    """A record shared with a whole team or department (e.g. service sees what sales owns)."""
+
+    object_type = models.CharField(max_length=100)
+    object_id = models.BigIntegerField()
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    verb = models.CharField(max_length=20, default="view")
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey("User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        indexes = [models.Index(fields=["object_type", "team"]), models.Index(fields=["object_type", "department"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(team__isnull=False) | models.Q(department__isnull=False),
+                name="record_share_has_target",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.object_type}:{self.object_id} → {self.team or self.department}"
+
+
+class LoginAttempt(models.Model):
+    """Every login attempt, for throttling and lock-out by account and by IP."""
+
+    username = models.CharField(max_length=150, db_index=True)
+    ip = models.GenericIPAddressField(null=True, blank=True, db_index=True)
+    succeeded = models.BooleanField(default=False)
+    attempted_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.username}@{self.ip} {'ok' if self.succeeded else 'failed'}"
+
+
+class TotpDevice(models.Model):
+    """A user's TOTP authenticator; the secret is encrypted at rest."""
+
+    user = models.OneToOneField("User", on_delete=models.CASCADE, related_name="totp")
+    secret = EncryptedTextField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_used_step = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"TOTP of {self.user_id}"
+
+
 class ApiToken(models.Model):
     """A bearer token: only its hash is stored; the secret is shown once, at creation."""
 
@@ -129,6 +211,8 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Subset of the user's rights: ["customers.customer:view", ...]; empty = all of the user's rights.
+    scopes = models.JSONField(default=list, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -1,0 +1,112 @@
+"""Field validation shared by every way customers and orders come in: forms, API, imports.
+
+Each `clean_*` returns the normalised value or raises ValueError with a message in the
+user's language. Callers collect these per field and raise one ValidationFailed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import phonenumbers
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from email_validator import EmailNotValidError, validate_email
+
+from crm.customers.choices import Gender
+
+
+def clean_email(value: Any) -> str:
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(_("Enter a valid e-mail address.")) from exc
+
+
+def clean_phone(value: Any, region: str = "CN") -> str:
+    """Phone numbers are stored in E.164 (+8613800138000); Chinese mobiles may be written without +86."""
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    try:
+        parsed = phonenumbers.parse(text, region or "CN")
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(_("Enter a valid phone number.")) from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValueError(_("Enter a valid phone number."))
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+GENDER_ALIASES = {
+    "": "",
+    "f": Gender.FEMALE,
+    "female": Gender.FEMALE,
+    "女": Gender.FEMALE,
+    "m": Gender.MALE,
+    "male": Gender.MALE,
+    "男": Gender.MALE,
+    "other": Gender.OTHER,
+    "其他": Gender.OTHER,
+    "unknown": "",
+    "未知": "",
+}
+
+
+def clean_gender(value: Any) -> str:
+    key = str(value or "").strip().lower()
+    if key not in GENDER_ALIASES:
+        raise ValueError(_("Use female, male, other or leave empty."))
+    return str(GENDER_ALIASES[key])
+
+
+def clean_date(value: Any, *, not_future: bool = False) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        day = value.date()
+    elif isinstance(value, dt.date):
+        day = value
+    else:
+        text = str(value).strip().replace("/", "-").replace(".", "-")
+        text = text.replace("年", "-").replace("月", "-").replace("日", "")
+        try:
+            day = dt.date.fromisoformat("-".join(p.zfill(2) for p in text.split("-")) if text.count("-") == 2 else text)
+        except ValueError as exc:
+            raise ValueError(_("Enter a valid date (YYYY-MM-DD).")) from exc
+    if not_future and day > timezone.localdate():
+        raise ValueError(_("The date cannot be in the future."))
+    if day.year < 1900:
+        raise ValueError(_("The date is too far in the past."))
+    return day
+
+
+def clean_datetime(value: Any, *, not_future: bool = False) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        moment = value
+    else:
+        text = str(value or "").strip()
+        if not text:
+            raise ValueError(_("This field is required."))
+        try:
+            moment = dt.datetime.fromisoformat(text.replace("/", "-").replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValueError(_("Enter a valid date and time (ISO 8601, e.g. 2026-03-01 14:30).")) from exc
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    # Allow a few minutes of clock skew between systems.
+    if not_future and moment > timezone.now() + dt.timedelta(minutes=5):
+        raise ValueError(_("An order cannot be placed in the future."))
+    return moment
+
+
+def clean_name(value: Any, *, max_length: int = 200) -> str:
+    text = " ".join(str(value or "").split())
+    if not text:
+        raise ValueError(_("This field is required."))
+    if len(text) > max_length:
+        raise ValueError(_("Use at most %(n)s characters.") % {"n": max_length})
+    return text
