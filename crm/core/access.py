@@ -114,3 +114,41 @@ def can(user: Any, verb: str, obj: models.Model) -> bool:
 def has_verb(user: Any, verb: str, model: type[models.Model]) -> bool:
     """Whether the user has `verb` on the model at any scope (e.g. may create at all)."""
     return _scope_of(user, spec_for(model).object_type, verb) is not None
+
+
+@dataclass(frozen=True)
+class FieldPolicy:
+    """Per-field rules of a user's role on one model: hidden fields are neither shown nor writable."""
+
+    hidden: frozenset[str] = frozenset()
+    read_only: frozenset[str] = frozenset()
+
+    def can_read(self, field_name: str) -> bool:
+        return field_name not in self.hidden
+
+    def can_write(self, field_name: str) -> bool:
+        return field_name not in self.hidden and field_name not in self.read_only
+
+
+def field_policy(user: Any, model: type[models.Model]) -> FieldPolicy:
+    """The field rules for `user` on `model` (the identity app answers `user.field_rules(object_type)`)."""
+    resolver = getattr(user, "field_rules", None)
+    if resolver is None or getattr(user, "is_superuser", False):
+        return FieldPolicy()
+    hidden, read_only = resolver(model._meta.label_lower)
+    return FieldPolicy(frozenset(hidden), frozenset(read_only))
+
+
+def check_writable(user: Any, model: type[models.Model], field_names: Any) -> None:
+    """Refuse (403, nothing written) an attempt to write a field the role may not write."""
+    from django.utils.translation import gettext as _
+
+    from crm.core.errors import Forbidden
+
+    policy = field_policy(user, model)
+    refused = sorted(name for name in field_names if not policy.can_write(name))
+    if refused:
+        raise Forbidden(
+            _("You may not change these fields."),
+            errors={name: [_("You may not change this field.")] for name in refused},
+        )

@@ -130,6 +130,18 @@ class User(AbstractUser):
             cache[key] = Scope(row) if row is not None else None
         return cache[key]
 
+    def field_rules(self, object_type: str) -> tuple[set[str], set[str]]:
+        """(hidden, read-only) field names for `object_type` under this user's role."""
+        hidden: set[str] = set()
+        read_only: set[str] = set()
+        if self.role_id is None or self.is_superuser:
+            return hidden, read_only
+        for field, mode in RoleFieldRule.objects.filter(role_id=self.role_id, object_type=object_type).values_list(
+            "field", "mode"
+        ):
+            (hidden if mode == RoleFieldRule.HIDDEN else read_only).add(field)
+        return hidden, read_only
+
 
 class RoleFieldRule(models.Model):
     """Per-field restriction of a role: the field is hidden (neither shown nor writable) or read-only."""
