@@ -75,6 +75,17 @@ class RolePermission(models.Model):
         return f"{self.role}: {self.verb} {self.object_type} ({Scope(self.scope).name.lower()})"
 
 
+def token_allows(scopes: list[str] | None, object_type: str, verb: str) -> bool:
+    """Whether an API token's scopes cover `verb` on `object_type` (empty scopes: everything).
+
+    Entries: "customers.customer:view", "customers.customer:*", "*:view" or "*:*".
+    """
+    if not scopes:
+        return True
+    wanted = {f"{object_type}:{verb}", f"{object_type}:*", f"*:{verb}", "*:*"}
+    return any(entry in wanted for entry in scopes)
+
+
 class User(AbstractUser):
     display_name = models.CharField(_("display name"), max_length=150, blank=True)
     department = models.ForeignKey(
@@ -115,6 +126,9 @@ class User(AbstractUser):
         """Widest scope this user's role grants for `verb` on `object_type`; None when not granted."""
         if not self.is_active:
             return None
+        token = self.__dict__.get("api_token")
+        if token is not None and not token_allows(token.scopes, object_type, verb):
+            return None  # the token narrows the user's rights
         if self.is_superuser:
             return Scope.ALL
         if self.role_id is None:
@@ -129,6 +143,23 @@ class User(AbstractUser):
             )
             cache[key] = Scope(row) if row is not None else None
         return cache[key]
+
+    def shared_record_ids(self, object_type: str, verb: str) -> models.QuerySet[RecordShare, int] | None:
+        """Ids of `object_type` records shared with this user's team or department for `verb`.
+
+        Used by the access layer as a subquery; a share for any verb also allows viewing.
+        """
+        targets = models.Q()
+        if self.team_id:
+            targets |= models.Q(team_id=self.team_id)
+        if self.department_id:
+            targets |= models.Q(department_id=self.department_id)
+        if not targets:
+            return None
+        shares = RecordShare.objects.filter(targets, object_type=object_type)
+        if verb != "view":
+            shares = shares.filter(verb=verb)
+        return shares.values_list("object_id", flat=True)
 
     def field_rules(self, object_type: str) -> tuple[set[str], set[str]]:
         """(hidden, read-only) field names for `object_type` under this user's role."""
