@@ -30,7 +30,7 @@ POSTGRES_FORWARD = [
             END IF;
             RAISE EXCEPTION '{MESSAGE}' USING ERRCODE = 'insufficient_privilege';
         END;
-        $$;""",
+        $$;""",  # noqa: S608 - constant text, no input
     "CREATE TRIGGER core_auditentry_no_change BEFORE UPDATE OR DELETE ON core_auditentry "
     "FOR EACH ROW EXECUTE FUNCTION core_auditentry_append_only();",
     "CREATE TRIGGER core_auditentry_no_truncate BEFORE TRUNCATE ON core_auditentry "
