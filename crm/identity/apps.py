@@ -12,6 +12,9 @@ class IdentityConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from crm.identity.access import register_identity_models
         from crm.identity.builtin_roles import sync_builtin_roles
+
+        register_identity_models()
 
         post_migrate.connect(sync_builtin_roles, sender=self, dispatch_uid="crm.identity.sync_builtin_roles")
