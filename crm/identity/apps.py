@@ -17,4 +17,9 @@ class IdentityConfig(AppConfig):
 
         register_identity_models()
 
+        from crm.identity.views import admin_panel
+        from crm.web.modules import register_panel
+
+        register_panel("admin", "identity.administration", admin_panel, order=10)
+
         post_migrate.connect(sync_builtin_roles, sender=self, dispatch_uid="crm.identity.sync_builtin_roles")
