@@ -193,6 +193,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Lock-out (crm.identity.authentication): N counted failures within the window lock the account
+# (or the client IP) for CRM_LOGIN_LOCKOUT_SECONDS after the last of them.
+LOGIN_MAX_FAILURES = env_int("CRM_LOGIN_MAX_FAILURES", 10)
+LOGIN_MAX_FAILURES_PER_IP = env_int("CRM_LOGIN_MAX_FAILURES_PER_IP", 50)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("CRM_LOGIN_FAILURE_WINDOW_SECONDS", 900)
+LOGIN_LOCKOUT_SECONDS = env_int("CRM_LOGIN_LOCKOUT_SECONDS", 900)
+# Administrators must use TOTP two-factor; off by default in development so the demo admin logs in at once.
+REQUIRE_ADMIN_2FA = env_bool("CRM_REQUIRE_ADMIN_2FA", default=PRODUCTION)
+TOTP_ISSUER = env_str("CRM_TOTP_ISSUER", "CRM")
 SESSION_COOKIE_AGE = env_int("CRM_SESSION_AGE_SECONDS", 8 * 3600)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
