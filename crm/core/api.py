@@ -144,7 +144,7 @@ def install_conventions(api: NinjaAPI) -> None:
     @api.exception_handler(HttpError)
     def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         detail = exc.message
-        if exc.status_code == 400 and "JSON" in detail:
+        if exc.status_code == 400 and ("JSON" in detail or "parse" in detail):
             detail = _("The body is not valid JSON.")
         return problem_response(exc.status_code, _("Bad request") if exc.status_code == 400 else detail, detail)
 
