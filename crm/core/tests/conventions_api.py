@@ -10,7 +10,7 @@ from django.urls import path
 from django.utils import timezone
 from ninja import Field, Header, Schema
 
-from crm.core.api import Page, make_api, paginate
+from crm.core.api import Page, make_api, paginate, version_from
 from crm.core.audit import record_audit
 from crm.core.errors import NotFound, ValidationFailed, check_version
 from crm.customers.models import Product
@@ -71,7 +71,7 @@ def post_product(request: Any, data: ProductIn) -> Any:
 
 @test_api.patch("/products/{pk}", response=ProductOut)
 def patch_product(request: Any, pk: int, data: ProductPatch, if_match: str | None = Header(None)) -> Any:
-    expected = data.version if data.version is not None else (int(if_match.strip('"')) if if_match else None)
+    expected = version_from(data.version, if_match)
     changes = data.dict(exclude_unset=True, exclude={"version"})
     return change_product(actor=request.user, pk=pk, changes=changes, expected_version=expected)
 

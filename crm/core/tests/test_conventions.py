@@ -186,3 +186,23 @@ def test_session_post_without_csrf_is_refused(admin_user: Any) -> None:
     response = post(client, {"sku": "C", "name": "A", "list_price": "1"})
     assert response.status_code in (401, 403)
     assert not Product.objects.exists()
+
+
+def test_garbage_if_match_is_a_400_problem(api_client: Client) -> None:
+    product = _product(version=1)
+    response = api_client.patch(
+        f"{URL}/{product.pk}", data={"name": "X"}, content_type="application/json", headers={"If-Match": "abc"}
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "If-Match"
+    product.refresh_from_db()
+    assert product.name == "原名"
+
+
+def test_weak_etag_if_match_is_accepted(api_client: Client) -> None:
+    product = _product(version=4)
+    response = api_client.patch(
+        f"{URL}/{product.pk}", data={"name": "Y"}, content_type="application/json", headers={"If-Match": 'W/"4"'}
+    )
+    assert response.status_code == 200
+    assert response.json()["version"] == 5
