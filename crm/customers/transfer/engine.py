@@ -633,6 +633,18 @@ class ContactImporter(BaseImporter):
 # --- orders ----------------------------------------------------------------------------------
 
 
+_CURRENCY_ALIASES = {
+    "rmb": "CNY",
+    "人民币": "CNY",
+    "元": "CNY",
+    "¥": "CNY",
+    "美元": "USD",
+    "$": "USD",
+    "欧元": "EUR",
+    "港币": "HKD",
+}
+
+
 class OrderImporter(BaseImporter):
     """One order per order number; consecutive rows with the same number are its lines."""
 
@@ -652,7 +664,11 @@ class OrderImporter(BaseImporter):
         c["number"] = f(errors, "number", lambda: validation.clean_name(raw.get("number"), max_length=64))
         c["ordered_at"] = f(errors, "ordered_at", lambda: self._moment(raw.get("ordered_at")))
         if raw.get("currency") not in (None, ""):
-            c["currency"] = f(errors, "currency", lambda: clean_currency(raw["currency"]))
+            c["currency"] = f(
+                errors,
+                "currency",
+                lambda: clean_currency(_CURRENCY_ALIASES.get(str(raw["currency"]).strip().lower(), raw["currency"])),
+            )
         if raw.get("total_amount") not in (None, ""):
             c["total_amount"] = f(errors, "total_amount", lambda: clean_amount(raw["total_amount"]))
         if "status" in raw:

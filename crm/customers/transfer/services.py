@@ -354,7 +354,8 @@ def _run(job: ImportJob, control: _Control) -> None:
             raise ValidationFailed(_("The column mapping is not valid."), errors=errors)
         ctx = engine.Context(
             kind=job.kind,
-            mode=job.mode,
+            # A dry run writes every good row (then rolls back) so it can say what would be imported.
+            mode=ImportMode.VALID_ROWS if job.dry_run else job.mode,
             upsert_by=job.upsert_by,
             columns=columns,
             actor=actor,
