@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "crm.core",
     "crm.identity",
     "crm.customers",
+    "crm.customers.scoring.store",
     "crm.web",
     "crm.demo",
 ]
