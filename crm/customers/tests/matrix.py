@@ -82,7 +82,9 @@ def make_saved_view(owner: Any) -> m.SavedView:
 
 
 def make_import_job(owner: Any) -> m.ImportJob:
-    return m.ImportJob.objects.create(kind="customers", file_name="a.csv", file_path="/tmp/a.csv", created_by=owner)
+    return m.ImportJob.objects.create(
+        kind="customers", file_name="a.csv", file_path="imports/matrix.csv", created_by=owner
+    )
 
 
 def make_export_job(owner: Any) -> m.ExportJob:
