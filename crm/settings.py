@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "crm.core",
     "crm.identity",
     "crm.customers",
+    "crm.customers.scoring.store",
     "crm.web",
     "crm.demo",
 ]
@@ -162,7 +163,10 @@ DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- tasks --------------------------------------------------------------------------------
-TASK_BACKEND = env_str("CRM_TASK_BACKEND", "database")  # database | immediate
+# database | immediate (tests default to immediate: tasks run inline, inside the test's transaction)
+TASK_BACKEND = env_str("CRM_TASK_BACKEND", "immediate" if CRM_ENV == "test" else "database")
+if TASK_BACKEND not in {"database", "immediate"}:
+    raise ImproperlyConfigured("CRM_TASK_BACKEND must be database or immediate")
 TASKS = {
     "default": {
         "BACKEND": (
@@ -250,9 +254,9 @@ LOGGING = {
     "filters": {"request_context": {"()": "crm.core.logging.RequestContextFilter"}},
     "formatters": {
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "()": "crm.core.logging.CrmJsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
         },
         "text": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
     },

@@ -81,6 +81,17 @@ class RolePermission(models.Model):
         return f"{self.role}: {self.verb} {self.object_type} ({Scope(self.scope).name.lower()})"
 
 
+def token_allows(scopes: list[str] | None, object_type: str, verb: str) -> bool:
+    """Whether an API token's scopes cover `verb` on `object_type` (empty scopes: everything).
+
+    Entries: "customers.customer:view", "customers.customer:*", "*:view" or "*:*".
+    """
+    if not scopes:
+        return True
+    wanted = {f"{object_type}:{verb}", f"{object_type}:*", f"*:{verb}", "*:*"}
+    return any(entry in wanted for entry in scopes)
+
+
 class User(AbstractUser):
     display_name = models.CharField(_("display name"), max_length=150, blank=True)
     department = models.ForeignKey(
@@ -139,10 +150,7 @@ class User(AbstractUser):
     def token_allows(self, object_type: str, verb: str) -> bool:
         """Whether the API token this request authenticated with (if any) covers `verb` on `object_type`."""
         token = self.__dict__.get("api_token")
-        if token is None or not token.scopes:
-            return True
-        wanted = {f"{object_type}:{verb}", f"{object_type}:*", "*"}
-        return any(scope in wanted for scope in token.scopes)
+        return token is None or token_allows(token.scopes, object_type, verb)
 
     def access_scope(self, object_type: str, verb: str) -> Scope | None:
         """Widest scope this user's role grants for `verb` on `object_type`; None when not granted.
@@ -152,7 +160,7 @@ class User(AbstractUser):
         if not self.is_active:
             return None
         if not self.token_allows(object_type, verb):
-            return None
+            return None  # the token narrows the user's rights
         if self.is_superuser:
             return Scope.ALL
         if self.role_id is None:
@@ -167,6 +175,23 @@ class User(AbstractUser):
             )
             cache[key] = Scope(row) if row is not None else None
         return cache[key]
+
+    def shared_record_ids(self, object_type: str, verb: str) -> models.QuerySet[RecordShare, int] | None:
+        """Ids of `object_type` records shared with this user's team or department for `verb`.
+
+        Used by the access layer as a subquery; a share for any verb also allows viewing.
+        """
+        targets = models.Q()
+        if self.team_id:
+            targets |= models.Q(team_id=self.team_id)
+        if self.department_id:
+            targets |= models.Q(department_id=self.department_id)
+        if not targets:
+            return None
+        shares = RecordShare.objects.filter(targets, object_type=object_type)
+        if verb != "view":
+            shares = shares.filter(verb=verb)
+        return shares.values_list("object_id", flat=True)
 
     def field_rules(self, object_type: str) -> tuple[set[str], set[str]]:
         """(hidden, read-only) field names for `object_type` under this user's role."""
