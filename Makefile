@@ -13,7 +13,7 @@ TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/crm
 BENCH_PG_URL ?= postgresql://postgres@127.0.0.1:5432/crm_bench
 BENCH_CUSTOMERS ?= 1000000
 
-.PHONY: help setup run test test-sqlite test-postgres lint format bench browsers messages clean
+.PHONY: help setup run test lint format bench browsers messages screenshots clean
 
 help:
 	@echo "make run    - set up, migrate, load demo data, start http://127.0.0.1:8000"
@@ -51,6 +51,9 @@ browsers:
 test: setup browsers
 	bash scripts/test.sh
 
+screenshots: setup browsers
+	CRM_SCREENSHOTS=1 CRM_ENV=test DJANGO_ALLOW_ASYNC_UNSAFE=true $(VENV)/bin/pytest -p no:cacheprovider -q -m browser crm/web
+
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
@@ -62,6 +65,7 @@ format: $(VENV)/.synced
 	$(VENV)/bin/ruff check --fix .
 
 bench: setup
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) || true
 	BENCH_PG_URL=$(BENCH_PG_URL) BENCH_CUSTOMERS=$(BENCH_CUSTOMERS) $(PY) bench/run.py
 
 clean:
