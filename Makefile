@@ -48,8 +48,10 @@ browsers:
 	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi wqy || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei >/dev/null)
 
+# PYTEST_ARGS, e.g. "-n 2" (pytest-xdist): measured no faster on these shared 2-core machines, so off by default.
+PYTEST_ARGS ?=
 test: setup browsers
-	bash scripts/test.sh
+	bash scripts/test.sh $(PYTEST_ARGS)
 
 screenshots: setup browsers
 	CRM_SCREENSHOTS=1 CRM_ENV=test DJANGO_ALLOW_ASYNC_UNSAFE=true $(VENV)/bin/pytest -p no:cacheprovider -q -m browser crm/web
