@@ -106,7 +106,7 @@ def list_customers(request: HttpRequest, params: Query[CustomerListParams]) -> d
     )
     rows, next_cursor = paginate(qs, cursor=params.cursor, limit=params.limit, ordering=ordering)
     policy = field_policy(request.user, Customer)
-    return _page([s.customer_out(c, policy) for c in rows], next_cursor)
+    return _page([s.customer_out(c, policy, in_list=True) for c in rows], next_cursor)
 
 
 @customers.post("", summary="Create a customer", response={201: dict})

@@ -68,7 +68,11 @@ def list_customers(
     ordering = CUSTOMER_SORTS.get(sort, CUSTOMER_SORTS[DEFAULT_SORT])
     if "-priority" in ordering:
         qs = qs.annotate(priority=Coalesce("score__priority_score", Value(0.0), output_field=FloatField()))
-    qs = qs.select_related("owner", "score").prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+    qs = (
+        qs.defer("address", "id_number")
+        .select_related("owner", "score")
+        .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+    )
     return qs, ordering
 
 
