@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.core.access import check_writable, has_verb
+from crm.core.access import can, check_writable, has_verb, visible_to
 from crm.core.audit import diff, record_audit, snapshot
 from crm.core.crypto import blind_index
 from crm.core.custom_fields import clean_custom_values
@@ -110,9 +110,14 @@ def _require(actor: Any, verb: str, model: type[models.Model]) -> None:
         raise Forbidden(_("You may not do this."))
 
 
-def _require_admin(actor: Any) -> None:
-    if actor is not None and not (getattr(actor, "is_superuser", False) or getattr(actor, "is_staff", False)):
-        raise Forbidden(_("Only administrators may change this."))
+def _require_in_scope(actor: Any, verb: str, obj: models.Model) -> None:
+    """After writing inside the transaction: the row must lie within the actor's scope for `verb`.
+
+    E.g. a member (create: own) may add an order only to a customer they own, and may not create
+    a customer owned by someone else. Raising here rolls the whole write back.
+    """
+    if actor is not None and not can(actor, verb, obj):
+        raise Forbidden(_("You may not do this for this customer or owner."))
 
 
 def _text(value: Any, max_length: int) -> str:
@@ -287,6 +292,7 @@ def create_customer(*, actor: Any, data: Mapping[str, Any]) -> Customer:
     try:
         with transaction.atomic():
             customer.save(force_insert=True)
+            _require_in_scope(actor, "create", customer)
             if tags:
                 _set_tags(customer, tags)
             after = snapshot(customer, AUDITED_CUSTOMER_FIELDS)
@@ -527,6 +533,7 @@ def create_contact(customer: Customer, *, actor: Any, data: Mapping[str, Any]) -
             if contact.is_primary:
                 Contact.objects.filter(customer=customer, is_primary=True).update(is_primary=False)
             contact.save(force_insert=True)
+            _require_in_scope(actor, "create", contact)
             record_audit(
                 actor=actor,
                 verb="create",
@@ -583,7 +590,7 @@ def delete_contact(contact: Contact, *, actor: Any) -> None:
 
 
 def save_need_type(*, actor: Any, data: Mapping[str, Any], instance: NeedType | None = None) -> NeedType:
-    _require_admin(actor)
+    _require(actor, "change" if instance else "create", NeedType)
     errors = _Errors()
     code = errors.run("code", lambda: _slug(data.get("code", instance.code if instance else "")))
     name = errors.run("name", lambda: validation.clean_name(data.get("name", instance.name if instance else "")))
@@ -667,6 +674,7 @@ def create_need(customer: Customer, *, actor: Any, data: Mapping[str, Any]) -> N
     need = Need(customer=customer, **cleaned)
     with transaction.atomic():
         need.save(force_insert=True)
+        _require_in_scope(actor, "create", need)
         record_audit(
             actor=actor,
             verb="create",
@@ -1002,6 +1010,7 @@ def create_order(customer: Customer, *, actor: Any, data: Mapping[str, Any]) -> 
     order = plan.order
     with transaction.atomic():
         order.save(force_insert=True)
+        _require_in_scope(actor, "create", order)
         for line in plan.lines:
             line.order = order
         OrderLine.objects.bulk_create(plan.lines)
@@ -1067,6 +1076,10 @@ def bulk_create_orders(
     now = timezone.now()
     with transaction.atomic():
         created = Order.objects.bulk_create([plan.order for _, plan in plans], batch_size=500)
+        if actor is not None:
+            allowed = visible_to(actor, "create", Order).filter(pk__in=[o.pk for o in created]).count()
+            if allowed != len(created):
+                raise Forbidden(_("You may not add orders to some of these customers."))
         lines: list[OrderLine] = []
         for order, (_index, plan) in zip(created, plans, strict=True):
             for line in plan.lines:
@@ -1229,7 +1242,7 @@ def save_custom_field(
     *, actor: Any, data: Mapping[str, Any], instance: CustomFieldDefinition | None = None
 ) -> CustomFieldDefinition:
     """Create or change a custom-field definition (administrators only). Type and key never change."""
-    _require_admin(actor)
+    _require(actor, "change" if instance else "create", CustomFieldDefinition)
     errors = _Errors()
     allowed = {"object_type", "key", "label", "label_en", "field_type", "choices", "required", "position", "is_active"}
     for name in sorted(set(data) - allowed):
@@ -1331,6 +1344,5 @@ def save_saved_view(*, actor: Any, name: Any, query: Mapping[str, Any]) -> Saved
 
 
 def delete_saved_view(view: SavedView, *, actor: Any) -> None:
-    if view.user_id != getattr(actor, "pk", None):
-        raise Forbidden(_("You may not do this."))
+    """Callers fetch the view through the access layer with the delete verb (own, or wider by role)."""
     view.delete()

@@ -133,6 +133,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         "export_url": _export_url(urlencode(keep)),
         "can_assign": has_verb(request.user, "assign", Customer),
         "can_create": has_verb(request.user, "create", Customer),
+        "can_configure": has_verb(request.user, "change", NeedType),
     }
     template = "customers/list.html#results" if _is_htmx(request) else "customers/list.html"
     return render(request, template, context)
@@ -671,15 +672,16 @@ def product_edit(request: HttpRequest, product_id: int) -> HttpResponse:
     return _guard(page)
 
 
-def _admin_only(request: HttpRequest) -> None:
-    if not (request.user.is_superuser or request.user.is_staff):
+def _may_configure(request: HttpRequest, model: type[Any]) -> None:
+    """Configuration pages (need types, custom fields) are for roles that may change that model."""
+    if not has_verb(request.user, "change", model):
         raise Http404
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def need_type_list(request: HttpRequest) -> HttpResponse:
-    _admin_only(request)
+    _may_configure(request, NeedType)
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
     if request.method == "POST":
@@ -706,7 +708,7 @@ def need_type_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def custom_field_list(request: HttpRequest) -> HttpResponse:
-    _admin_only(request)
+    _may_configure(request, CustomFieldDefinition)
     errors: dict[str, str] = {}
     values: dict[str, Any] = {"object_type": "customers.customer"}
     if request.method == "POST":
