@@ -66,6 +66,11 @@ def test_bad_input_answers_field_errors_in_chinese(api_client: Client) -> None:
     assert response["Content-Type"].startswith("application/problem+json")
     errors = fields(response)
     assert set(errors) >= {"email", "phone", "lifecycle_stage"}
+    messages = {e["field"]: e["message"] for e in response.json()["errors"]}
+    assert messages["email"] == "请输入有效的邮箱地址。"
+    assert messages["phone"] == "请输入有效的电话号码。"
+    english = post(api_client, "/api/v1/customers", {"name": "x", "email": "nope"}, **{"Accept-Language": "en"})
+    assert {e["field"]: e["message"] for e in english.json()["errors"]}["email"] == "Enter a valid e-mail address."
     assert Customer.objects.count() == 0
     wrong_type = post(api_client, "/api/v1/customers", {"name": ["a"], "email_opt_in": "perhaps", "x": 1})
     assert wrong_type.status_code == 422
