@@ -194,7 +194,75 @@ def main() -> int:
             timed(raw_search_3, three_char),
             dataset,
         )
+    bench_bulk_orders(client, rng, low, high, dataset)
     return 0
+
+
+def bench_bulk_orders(client: Client, rng: random.Random, low: int, high: int, dataset: str) -> None:
+    """POST /api/v1/orders/bulk with 1,000 orders (validated, audited, timeline, rescoring) vs executemany."""
+    import datetime as dt
+    import statistics
+    import uuid
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    when = (timezone.now() - dt.timedelta(days=1)).isoformat()
+    runs = 5
+
+    def batch() -> list[dict[str, Any]]:
+        return [
+            {
+                "customer_id": rng.randint(low, high),
+                "ordered_at": when,
+                "number": f"BENCH-{uuid.uuid4().hex[:16]}",
+                "lines": [{"name": "茶", "category": "茶叶", "quantity": 1, "unit_price": "88.00"}],
+            }
+            for _ in range(1000)
+        ]
+
+    app_seconds = []
+    for _ in range(runs):
+        body = json.dumps({"orders": batch()})
+        started = time.perf_counter()
+        response = client.post("/api/v1/orders/bulk", body, content_type="application/json")
+        app_seconds.append(time.perf_counter() - started)
+        assert response.status_code == 201, response.content[:300]
+    raw_seconds = []
+    for _ in range(runs):
+        orders = batch()
+        started = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT COALESCE(MAX(id), 0) FROM customers_order")
+            first = int(cursor.fetchone()[0]) + 1_000_000_000
+            cursor.executemany(
+                "INSERT INTO customers_order (id, customer_id, number, ordered_at, channel, status, currency, "
+                "total_amount, refunded_amount, version, created_at, updated_at) "
+                "VALUES (%s, %s, %s, %s, 'online', 'paid', 'CNY', 88.00, 0, 1, now(), now())",
+                [(first + i, o["customer_id"], o["number"], when) for i, o in enumerate(orders)],
+            )
+            cursor.executemany(
+                "INSERT INTO customers_orderline (order_id, sku, name, category, quantity, unit_price, amount) "
+                "VALUES (%s, '', '茶', '茶叶', 1, 88.00, 88.00)",
+                [(first + i,) for i in range(len(orders))],
+            )
+            transaction.set_rollback(True)
+        raw_seconds.append(time.perf_counter() - started)
+    app = statistics.median(app_seconds)
+    raw = statistics.median(raw_seconds)
+    print(
+        json.dumps(
+            {
+                "name": "bulk orders API (1,000 orders + lines, all or nothing)",
+                "value": round(1000 / app, 1),
+                "unit": "orders/s",
+                "dataset": dataset,
+                "ratio_to_raw_sql": round(app / raw, 2) if raw else None,
+            },
+            ensure_ascii=False,
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

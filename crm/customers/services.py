@@ -963,7 +963,7 @@ def _plan_order(
         currency=currency,
         total_amount=total,
         external_id=external_id,
-        owner=owner or customer.owner,
+        owner_id=owner.pk if owner is not None else customer.owner_id,
     )
     return _OrderPlan(order, lines)
 

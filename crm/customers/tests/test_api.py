@@ -210,3 +210,26 @@ def test_other_people_cannot_see_or_change(admin_user: Any) -> None:
     assert patch(stranger, f"/api/v1/customers/{customer.pk}", {"name": "x"}).status_code == 404
     assert stranger.get("/api/v1/customers").json()["items"] == []
     assert post(stranger, "/api/v1/customers", {"name": "x"}).status_code == 403
+
+
+@pytest.mark.parametrize("size", [3, 60])
+def test_bulk_orders_query_count_is_constant(
+    api_client: Client, admin_user: Any, size: int, django_assert_max_num_queries: Any
+) -> None:
+    customers = [services.create_customer(actor=admin_user, data={"name": f"c{i}"}) for i in range(5)]
+    yesterday = (timezone.now() - dt.timedelta(days=1)).isoformat()
+    batch = [
+        {
+            "customer_id": customers[i % 5].pk,
+            "ordered_at": yesterday,
+            "lines": [
+                {"name": "茶", "quantity": 1, "unit_price": "1"},
+                {"name": "杯", "quantity": 2, "unit_price": "3"},
+            ],
+        }
+        for i in range(size)
+    ]
+    with django_assert_max_num_queries(24):
+        response = post(api_client, "/api/v1/orders/bulk", {"orders": batch})
+    assert response.status_code == 201
+    assert OrderLine.objects.count() == 2 * size
