@@ -18,6 +18,7 @@ urlpatterns = [
     path("<int:customer_id>/", views.customer_detail, name="detail"),
     path("<int:customer_id>/edit/", views.customer_edit, name="edit"),
     path("<int:customer_id>/notes/", views.add_note, name="note"),
+    path("<int:customer_id>/timeline/", views.customer_timeline, name="timeline"),
     path("<int:customer_id>/contacts/new/", views.contact_create, name="contact-create"),
     path("<int:customer_id>/needs/new/", views.need_create, name="need-create"),
     path("<int:customer_id>/orders/new/", views.order_create, name="order-create"),

@@ -243,6 +243,31 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
     return _guard(page)
 
 
+@login_required
+def customer_timeline(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """The whole timeline, 50 events a page (the 360 page shows the latest 30)."""
+
+    def page() -> HttpResponse:
+        customer = selectors.get_customer_for(request.user, customer_id)
+        events, next_cursor = paginate(
+            selectors.timeline_for(customer),
+            cursor=request.GET.get("cursor"),
+            limit=50,
+            ordering=("-occurred_at", "-id"),
+        )
+        return render(
+            request,
+            "customers/timeline.html",
+            {
+                "customer": customer,
+                "events": events,
+                "next_url": f"?{urlencode({'cursor': next_cursor})}" if next_cursor else None,
+            },
+        )
+
+    return _guard(page)
+
+
 def get_for_or_none(user: Any, verb: str, customer_id: int) -> Customer | None:
     try:
         return get_for(user, verb, Customer, customer_id)

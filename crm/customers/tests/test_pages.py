@@ -172,3 +172,14 @@ def test_pages_need_login_and_hide_others_customers(zhang: Customer) -> None:
     other.force_login(make_user())
     assert other.get(f"/customers/{zhang.pk}/").status_code == 404
     assert "张三" not in other.get("/customers/").content.decode()
+
+
+def test_timeline_page_pages_back(admin_client: Client, zhang: Customer, admin_user: Any) -> None:
+    for i in range(60):
+        services.add_note(zhang, actor=admin_user, text=f"备注{i}")
+    first = admin_client.get(f"/customers/{zhang.pk}/timeline/")
+    html = first.content.decode()
+    assert "备注59 <span" in html
+    assert "备注5 <span" not in html
+    older = first.context["next_url"]
+    assert "备注5 <span" in admin_client.get(f"/customers/{zhang.pk}/timeline/{older}").content.decode()
