@@ -25,6 +25,7 @@ urlpatterns = [
     path("needs/<int:need_id>/edit/", views.need_edit, name="need-edit"),
     path("orders/<int:order_id>/", views.order_detail, name="order"),
     path("orders/<int:order_id>/refund/", views.order_refund, name="order-refund"),
+    path("orders/<int:order_id>/cancel/", views.order_cancel, name="order-cancel"),
     path("products/", views.product_list, name="products"),
     path("products/<int:product_id>/", views.product_edit, name="product-edit"),
     path("need-types/", views.need_type_list, name="need-types"),

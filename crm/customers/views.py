@@ -180,6 +180,10 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
     if not ids:
         messages.error(request, _("Select at least one customer."))
         return redirect(back)
+    if action == "export":
+        url = _export_url(urlencode([("ids", i) for i in ids]))
+        if url:
+            return redirect(url)
     try:
         if action == "tag":
             found = list(selectors.customers_for(request.user, "change").filter(pk__in=ids))
@@ -604,6 +608,24 @@ def order_refund(request: HttpRequest, order_id: int) -> HttpResponse:
         except DomainError as exc:
             messages.error(request, " ".join(" ".join(v) for v in exc.errors.values()) or str(exc.detail))
         return redirect("customers:detail", customer_id=order.customer_id)
+
+    return _guard(act)
+
+
+@login_required
+@require_POST
+def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
+    def act() -> HttpResponse:
+        order = selectors.get_order_for(request.user, order_id, verb="change")
+        version = request.POST.get("version", "")
+        try:
+            services.cancel_order(
+                order, actor=request.user, expected_version=int(version) if version.isdigit() else None
+            )
+            messages.success(request, _("Order cancelled."))
+        except DomainError as exc:
+            messages.error(request, str(exc.detail))
+        return redirect("customers:order", order_id=order.pk)
 
     return _guard(act)
 

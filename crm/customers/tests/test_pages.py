@@ -183,3 +183,26 @@ def test_timeline_page_pages_back(admin_client: Client, zhang: Customer, admin_u
     assert "备注5 <span" not in html
     older = first.context["next_url"]
     assert "备注5 <span" in admin_client.get(f"/customers/{zhang.pk}/timeline/{older}").content.decode()
+
+
+def test_order_page_refund_and_cancel(admin_client: Client, zhang: Customer) -> None:
+    order = Order.objects.get(customer=zhang)
+    assert "龙井" in admin_client.get(f"/customers/orders/{order.pk}/").content.decode()
+    admin_client.post(f"/customers/orders/{order.pk}/refund/", {"amount": "500"})
+    order.refresh_from_db()
+    assert order.refunded_amount == 0  # more than the total: refused, nothing written
+    admin_client.post(f"/customers/orders/{order.pk}/refund/", {"amount": "30", "reason": "破损"})
+    order.refresh_from_db()
+    assert order.status == "partially_refunded"
+    admin_client.post(f"/customers/orders/{order.pk}/cancel/", {"version": order.version})
+    order.refresh_from_db()
+    assert order.status == "partially_refunded"  # an order with refunds cannot be cancelled
+
+
+def test_bulk_export_selected_redirects_to_the_export(admin_client: Client, zhang: Customer) -> None:
+    from crm.customers.views import _export_url
+
+    response = admin_client.post("/customers/bulk/", {"ids": [zhang.pk], "action": "export"})
+    expected = _export_url(f"ids={zhang.pk}")
+    # then the browser goes to transfer's export with the ids (or back to the list while it is absent)
+    assert response["Location"] == (expected or "/customers/?")
