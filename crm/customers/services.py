@@ -222,6 +222,11 @@ def clean_customer_data(
     for name in ("email_opt_in", "sms_opt_in", "phone_opt_in"):
         take(name, _bool)
     take("external_id", _external_id)
+    if "custom" not in present and instance is None and not partial:
+        # A new record must still satisfy required custom fields.
+        value = errors.run("custom", lambda: clean_custom_values("customers.customer", {}))
+        if value:
+            out["custom"] = value
     if "custom" in present:
         raw = data["custom"]
         if not isinstance(raw, Mapping):
@@ -517,6 +522,8 @@ def clean_contact_data(
             value = errors.run(name, fn, data[name])
             if name not in errors.errors and not any(k.startswith("custom.") for k in errors.errors):
                 out[name] = value
+    if instance is None and "custom" not in data:
+        errors.run("custom", _custom, "customers.contact", {}, None)
     errors.raise_if_any()
     return out
 
@@ -658,6 +665,8 @@ def clean_need_data(data: Mapping[str, Any], *, instance: Need | None = None) ->
             value = errors.run(name, fn, data[name])
             if name not in errors.errors:
                 out[name] = value
+    if instance is None and "custom" not in data:
+        errors.run("custom", _custom, "customers.need", {}, None)
     errors.raise_if_any()
     return out
 
@@ -1235,7 +1244,7 @@ def cancel_order(order: Order, *, actor: Any, expected_version: int | None = Non
 
 # --- custom-field definitions and saved views --------------------------------------------------
 
-CUSTOM_FIELD_OBJECT_TYPES = ("customers.customer", "customers.contact", "customers.need", "customers.order")
+CUSTOM_FIELD_OBJECT_TYPES = ("customers.customer", "customers.contact", "customers.need")
 
 
 def save_custom_field(

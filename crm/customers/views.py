@@ -413,11 +413,11 @@ def validate_field(request: HttpRequest) -> HttpResponse:
     if name:
         value = request.POST.getlist(name) if name.startswith("custom.") else request.POST.get(name, "")
         try:
-            if object_type == "customer" and name.startswith("custom."):
+            if name.startswith("custom.") and object_type in {"customer", "contact", "need"}:
                 from crm.core.custom_fields import clean_custom_values
 
                 clean_custom_values(
-                    "customers.customer",
+                    f"customers.{object_type}",
                     {name.removeprefix("custom."): value[0] if len(value) == 1 else value},
                     partial=True,
                 )
@@ -426,7 +426,7 @@ def validate_field(request: HttpRequest) -> HttpResponse:
                 if name == "phone":
                     data["country"] = request.POST.get("country", "CN") or "CN"
                 services.clean_customer_data(data, partial=True)
-            elif object_type == "contact":
+            elif object_type == "contact" and name in services.CONTACT_FIELDS:
                 services.clean_contact_data({name: value}, instance=Contact(name="x"))
         except DomainError as exc:
             message = " ".join(exc.errors.get(name, []))
@@ -454,7 +454,12 @@ def contact_create(request: HttpRequest, customer_id: int) -> HttpResponse:
         return render(
             request,
             "customers/contact_form.html",
-            {"customer": customer, "values": values, "errors": errors},
+            {
+                "customer": customer,
+                "values": values,
+                "errors": errors,
+                "custom_fields": _custom_fields("customers.contact"),
+            },
             status=422 if errors else 200,
         )
 
@@ -501,6 +506,7 @@ def need_edit(request: HttpRequest, need_id: int) -> HttpResponse:
             "needed_by": need.needed_by.isoformat() if need.needed_by else "",
             "owner": need.owner_id or "",
             "version": need.version,
+            "custom": need.custom,
         }
         errors: dict[str, str] = {}
         if request.method == "POST":
@@ -513,7 +519,8 @@ def need_edit(request: HttpRequest, need_id: int) -> HttpResponse:
                 messages.success(request, _("Need saved."))
                 return redirect("customers:detail", customer_id=need.customer_id)
             except DomainError as exc:
-                values, errors = request.POST.dict(), _flat_errors(exc) or {"form": str(exc.detail)}
+                values = {**request.POST.dict(), "custom": data.get("custom", {})}
+                errors = _flat_errors(exc) or {"form": str(exc.detail)}
         context = _need_context(need.customer, values, errors, need=need)
         return render(request, "customers/need_form.html", context, status=422 if errors else 200)
 
@@ -531,6 +538,7 @@ def _need_context(
         "levels": choices.NeedLevel.choices,
         "statuses": choices.NeedStatus.choices,
         "owners": User.objects.filter(is_active=True).order_by("username")[:200],
+        "custom_fields": _custom_fields("customers.need"),
         **extra,
     }
 

@@ -206,3 +206,34 @@ def test_bulk_export_selected_redirects_to_the_export(admin_client: Client, zhan
     expected = _export_url(f"ids={zhang.pk}")
     # then the browser goes to transfer's export with the ids (or back to the list while it is absent)
     assert response["Location"] == (expected or "/customers/?")
+
+
+def test_need_form_shows_and_validates_need_custom_fields(
+    admin_client: Client, zhang: Customer, admin_user: Any
+) -> None:
+    services.save_need_type(actor=admin_user, data={"code": "quote", "name": "报价"})
+    services.save_custom_field(
+        actor=admin_user,
+        data={
+            "object_type": "customers.need",
+            "key": "budget",
+            "label": "预算",
+            "field_type": "number",
+            "required": True,
+        },
+    )
+    form = admin_client.get(f"/customers/{zhang.pk}/needs/new/").content.decode()
+    assert 'name="custom.budget"' in form
+    base = {"need_type": "quote", "title": "报价", "level": "normal", "status": "open"}
+    missing = admin_client.post(f"/customers/{zhang.pk}/needs/new/", base)
+    assert missing.status_code == 422
+    wrong = admin_client.post(f"/customers/{zhang.pk}/needs/new/", {**base, "custom.budget": "很多"})
+    assert wrong.status_code == 422
+    assert Need.objects.count() == 0
+    ok = admin_client.post(f"/customers/{zhang.pk}/needs/new/", {**base, "custom.budget": "5000"})
+    assert ok.status_code == 302
+    assert Need.objects.get().custom == {"budget": 5000}
+    inline = admin_client.post(
+        "/customers/validate/", {"_field": "custom.budget", "_object": "need", "custom.budget": "abc"}
+    ).content.decode()
+    assert "field-error" in inline
