@@ -1007,6 +1007,13 @@ def _check_unique_numbers(
             errors.add(f"{prefix(index)}external_id", _("An order with this external id already exists."))
 
 
+def _promote_buyers(customer_ids: Iterable[int]) -> int:
+    """A prospect or lead who places an order becomes a customer (same transaction as the order)."""
+    return Customer.objects.filter(
+        pk__in=set(customer_ids), lifecycle_stage__in=[choices.LifecycleStage.PROSPECT, choices.LifecycleStage.LEAD]
+    ).update(lifecycle_stage=choices.LifecycleStage.CUSTOMER, version=F("version") + 1, updated_at=timezone.now())
+
+
 def create_order(customer: Customer, *, actor: Any, data: Mapping[str, Any]) -> Order:
     """One order with its lines; amounts in Decimal, order time not in the future."""
     _require(actor, "create", Order)
@@ -1023,6 +1030,7 @@ def create_order(customer: Customer, *, actor: Any, data: Mapping[str, Any]) -> 
         for line in plan.lines:
             line.order = order
         OrderLine.objects.bulk_create(plan.lines)
+        promoted = order.status == choices.OrderStatus.PAID and _promote_buyers([customer.pk]) > 0
         record_audit(
             actor=actor,
             verb="create",
@@ -1031,7 +1039,12 @@ def create_order(customer: Customer, *, actor: Any, data: Mapping[str, Any]) -> 
                 "total_amount": {"before": None, "after": str(order.total_amount)},
                 "status": {"before": None, "after": order.status},
             },
-            extra={"customer_id": customer.pk, "lines": len(plan.lines), "currency": order.currency},
+            extra={
+                "customer_id": customer.pk,
+                "lines": len(plan.lines),
+                "currency": order.currency,
+                **({"lifecycle_stage": "customer"} if promoted else {}),
+            },
         )
         record_event(
             customer_id=customer.pk,
@@ -1095,6 +1108,7 @@ def bulk_create_orders(
                 line.order = order
                 lines.append(line)
         OrderLine.objects.bulk_create(lines, batch_size=1000)
+        promoted = _promote_buyers(o.customer_id for o in created if o.status == choices.OrderStatus.PAID)
         total_by_currency: dict[str, Decimal] = {}
         for order in created:
             total_by_currency[order.currency] = total_by_currency.get(order.currency, Decimal("0")) + order.total_amount
@@ -1105,6 +1119,7 @@ def bulk_create_orders(
             object_id="bulk",
             object_repr=_("%(n)s orders") % {"n": len(created)},
             extra={
+                "promoted_to_customer": promoted,
                 "count": len(created),
                 "lines": len(lines),
                 "first_id": created[0].pk,

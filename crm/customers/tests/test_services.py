@@ -232,3 +232,15 @@ def test_required_custom_field_is_enforced_on_create_only(admin_user: Any) -> No
     # a later partial update need not resend it
     updated = services.update_customer(created, actor=admin_user, data={"city": "杭州"}, expected_version=1)
     assert updated.custom == {"tier": "金"}
+
+
+def test_first_paid_order_turns_a_prospect_into_a_customer(admin_user: Any, customer: Customer) -> None:
+    assert customer.lifecycle_stage == "prospect"
+    make_order(customer, admin_user)
+    customer.refresh_from_db()
+    assert customer.lifecycle_stage == "customer"
+    assert customer.version == 2
+    vip = services.create_customer(actor=admin_user, data={"name": "贵宾", "lifecycle_stage": "vip"})
+    make_order(vip, admin_user)
+    vip.refresh_from_db()
+    assert vip.lifecycle_stage == "vip"
