@@ -35,6 +35,7 @@ from crm.identity.models import User
 
 ERRORS_KEPT_ON_JOB = 200
 PROGRESS_EVERY_SECONDS = 0.5
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class Cancelled(Exception):
@@ -139,7 +140,12 @@ class BaseImporter:
         cells = row.values
         for index, key in self.ctx.columns.items():
             value = cells[index] if index < len(cells) else ""
-            values[key] = value.strip() if isinstance(value, str) else value
+            if isinstance(value, str):
+                value = value.strip()
+                # Undo the apostrophe our exports put before text that looks like a formula.
+                if value[:1] == "'" and value[1:2] in _FORMULA_START:
+                    value = value[1:]
+            values[key] = value
         return values
 
     def clean(self, raw: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:

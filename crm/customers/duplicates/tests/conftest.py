@@ -50,6 +50,6 @@ def admin(db: Any) -> Any:
 
 @pytest.fixture
 def admin_session(admin: Any) -> Client:
-    client = Client()
+    client = Client(headers={"Accept-Language": "en"})
     client.force_login(admin)
     return client
