@@ -221,7 +221,7 @@ def is_in_progress(job: ImportJob) -> bool:
     return job.status == JobStatus.RUNNING or (job.status == JobStatus.PENDING and bool(job.mapping.get("queued_at")))
 
 
-def start_import(job: ImportJob, *, actor: Any, dry_run: bool) -> ImportJob:
+def start_import(job: ImportJob, *, actor: Any, dry_run: bool, enqueue: bool = True) -> ImportJob:
     """Queue a (dry) run of the job; a finished job may be run again, e.g. for real after a dry run."""
     _check_permission(actor, job.kind)
     if is_in_progress(job):
@@ -248,9 +248,10 @@ def start_import(job: ImportJob, *, actor: Any, dry_run: bool) -> ImportJob:
         "queued_at": timezone.now().isoformat(),
     }
     job.save()
-    from crm.customers.transfer.tasks import run_import_task
+    if enqueue:
+        from crm.customers.transfer.tasks import run_import_task
 
-    transaction.on_commit(lambda: run_import_task.enqueue(job.pk))
+        transaction.on_commit(lambda: run_import_task.enqueue(job.pk))
     return job
 
 
@@ -272,10 +273,7 @@ def progress(job: ImportJob) -> dict[str, Any]:
     """Status for the page and the API: the job row, plus live progress while it runs."""
     processed = job.processed_rows
     if job.status == JobStatus.RUNNING:
-        try:
-            processed = int(json.loads((job_dir(job) / "progress.json").read_text(encoding="utf-8"))["processed"])
-        except (OSError, ValueError, KeyError):
-            processed = job.processed_rows
+        processed = progress_from_file(job) or job.processed_rows
     total = job.total_rows or 0
     percent = 100 if job.status == JobStatus.SUCCEEDED else (min(99, int(processed * 100 / total)) if total else 0)
     return {
@@ -299,6 +297,14 @@ def progress(job: ImportJob) -> dict[str, Any]:
         "started_at": job.started_at,
         "finished_at": job.finished_at,
     }
+
+
+def progress_from_file(job: ImportJob) -> int | None:
+    """Rows processed so far by a running import, from its progress file."""
+    try:
+        return int(json.loads((job_dir(job) / "progress.json").read_text(encoding="utf-8"))["processed"])
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def read_errors(job: ImportJob, *, offset: int = 0, limit: int = 100) -> tuple[list[dict[str, Any]], int | None]:
