@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from crm.core.errors import DomainError
@@ -22,10 +23,10 @@ from crm.customers.choices import ImportKind, ImportMode
 from crm.customers.transfer import exports, readers, selectors, services
 
 UPSERT_LABELS = {
-    "": _("no: always create new records"),
-    "external_id": _("external id (order number for orders)"),
-    "email": _("e-mail"),
-    "phone": _("phone"),
+    "": gettext_lazy("no: always create new records"),
+    "external_id": gettext_lazy("external id (order number for orders)"),
+    "email": gettext_lazy("e-mail"),
+    "phone": gettext_lazy("phone"),
 }
 
 
