@@ -21,7 +21,7 @@ from crm.core.models import TimelineEvent
 from crm.core.timeline import record_event
 from crm.customers.choices import DuplicateStatus
 from crm.customers.models import Customer, CustomerScore, DuplicateCandidate, SegmentMember
-from crm.customers.transfer.rescore import schedule_rescore
+from crm.customers.scoring.services import schedule_rescore
 
 BATCH = 2000
 MAX_GROUP = 50  # members of one exact-match group paired with each other; bigger groups are data errors

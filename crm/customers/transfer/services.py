@@ -27,8 +27,8 @@ from crm.core.errors import Conflict, Forbidden, ValidationFailed
 from crm.core.models import CustomFieldDefinition
 from crm.customers.choices import ImportKind, ImportMode, JobStatus
 from crm.customers.models import Contact, Customer, ImportJob, Order
+from crm.customers.scoring.services import schedule_rescore
 from crm.customers.transfer import engine, mapping, readers
-from crm.customers.transfer.rescore import schedule_rescore
 
 logger = logging.getLogger(__name__)
 

@@ -186,7 +186,8 @@ def _filters_from(request: HttpRequest) -> dict[str, Any]:
 @login_required
 def export_download(request: HttpRequest) -> HttpResponseBase:
     """The export link of the customer list: same filters as the list (query string), or selected ids."""
-    kind = request.GET.get("kind", "customers")
+    # `records`, not `kind`: the list's own filters (appended to this link) use `kind` for person/organisation.
+    kind = request.GET.get("records", "customers")
     file_format = request.GET.get("format", "csv")
     ids = [int(i) for i in request.GET.getlist("ids") if i.isdigit()] or None
     try:
@@ -232,4 +233,4 @@ def export_download(request: HttpRequest) -> HttpResponseBase:
 
 def export_url(kind: str = "customers", file_format: str = "csv") -> str:
     """For the customer list's bulk actions: append the list's query string to this."""
-    return f"{reverse('customers:transfer:export')}?kind={kind}&format={file_format}"
+    return f"{reverse('customers:transfer:export')}?records={kind}&format={file_format}"

@@ -96,14 +96,14 @@ def test_formula_cells_are_neutralised_in_csv_and_xlsx(admin: Any, admin_session
     # given a customer whose name and company are formula attacks
     Customer.objects.create(name='=HYPERLINK("http://evil")', company_name="@SUM(1+1)", city="-1+2")
     # when exported as CSV from the page
-    response = admin_session.get("/customers/imports/export/?kind=customers&format=csv")
+    response = admin_session.get("/customers/imports/export/?records=customers&format=csv")
     assert response.status_code == 200
     rows = decoded_csv(b"".join(response.streaming_content))
     header, row = rows[0], rows[1]
     assert row[header.index("name")] == '\'=HYPERLINK("http://evil")'
     assert row[header.index("company")] == "'@SUM(1+1)"
     # and as XLSX: the cell is text, never a formula
-    response = admin_session.get("/customers/imports/export/?kind=customers&format=xlsx")
+    response = admin_session.get("/customers/imports/export/?records=customers&format=xlsx")
     book = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
     sheet = book.worksheets[0]
     values = [c.value for c in sheet[2]]
@@ -114,7 +114,7 @@ def test_formula_cells_are_neutralised_in_csv_and_xlsx(admin: Any, admin_session
 
 def test_exported_file_imports_back(admin: Any, admin_session: Client) -> None:
     run_import(admin, csv_bytes([["姓名", "手机", "标签"], ["甲", "13800138000", "a,b"]]))
-    response = admin_session.get("/customers/imports/export/?kind=customers&format=csv")
+    response = admin_session.get("/customers/imports/export/?records=customers&format=csv")
     exported = b"".join(response.streaming_content)
     Customer.objects.all().delete()
     job = run_import(admin, exported)
@@ -138,6 +138,34 @@ def test_orders_export_one_row_per_line(admin: Any, admin_session: Client) -> No
         kind="orders",
         name="o.csv",
     )
-    response = admin_session.get("/customers/imports/export/?kind=orders&format=csv")
+    response = admin_session.get("/customers/imports/export/?records=orders&format=csv")
     rows = decoded_csv(b"".join(response.streaming_content))
     assert len(rows) == 3
+
+
+def test_page_export_honours_the_list_filters(admin: Any, admin_session: Client) -> None:
+    Customer.objects.create(name="上海客户", city="上海")
+    Customer.objects.create(name="北京客户", city="北京")
+    response = admin_session.get(
+        "/customers/imports/export/", {"records": "customers", "format": "csv", "city": "上海"}
+    )
+    rows = decoded_csv(b"".join(response.streaming_content))
+    assert [r[rows[0].index("name")] for r in rows[1:]] == ["上海客户"]
+    assert AuditEntry.objects.get(verb="export").extra["filters"]["conditions"][0]["field"] == "city"
+
+
+def test_api_export_with_a_filter_definition(api_client: Client) -> None:
+    Customer.objects.create(name="A", lifecycle_stage="vip")
+    Customer.objects.create(name="B")
+    definition = {"match": "all", "conditions": [{"field": "lifecycle_stage", "op": "eq", "value": "vip"}]}
+    created = api_client.post(
+        "/api/v1/exports", {"kind": "customers", "filters": definition}, content_type="application/json"
+    )
+    assert created.status_code == 201, created.content
+    assert created.json()["row_count"] == 1
+    bad = api_client.post(
+        "/api/v1/exports",
+        {"kind": "customers", "filters": {"conditions": [{"field": "nope", "op": "eq", "value": 1}]}},
+        content_type="application/json",
+    )
+    assert bad.status_code == 422
