@@ -77,7 +77,8 @@ def write_orders(path: Path, count: int, customers: int, run: str) -> None:
                 [
                     f"BO{run}-{i}",
                     f"B{run}-{rng.randrange(customers)}",
-                    f"2025-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d} {rng.randrange(24):02d}:{rng.randrange(60):02d}",
+                    f"2025-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d} "
+                    f"{rng.randrange(24):02d}:{rng.randrange(60):02d}",
                     f"SKU-{rng.randrange(500)}",
                     "商品",
                     str(rng.randrange(1, 5)),
@@ -95,10 +96,10 @@ def raw_copy_rate(path: Path, columns: int) -> float:
         cursor.execute("TRUNCATE bench_import_raw")
     raw = connection.connection
     started = time.perf_counter()
-    with raw.cursor() as cur, cur.copy("COPY bench_import_raw FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
-        with path.open("rb") as fh:
-            while block := fh.read(1 << 20):
-                copy.write(block)
+    copy_sql = "COPY bench_import_raw FROM STDIN WITH (FORMAT csv, HEADER true)"
+    with raw.cursor() as cur, cur.copy(copy_sql) as copy, path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            copy.write(block)
     raw.commit()
     elapsed = time.perf_counter() - started
     with connection.cursor() as cursor:
