@@ -122,7 +122,8 @@ LOGOUT_REDIRECT_URL = "web:login"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Sub-packages of apps (customers/transfer, customers/duplicates, …) keep their own templates.
+        "DIRS": sorted(p for p in (BASE_DIR / "crm").glob("*/*/templates") if p.is_dir()),
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
