@@ -122,7 +122,8 @@ LOGOUT_REDIRECT_URL = "web:login"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Sub-packages of an app (e.g. customers/scoring, customers/segments) keep their own templates/.
+        "DIRS": sorted(p for p in (BASE_DIR / "crm").glob("*/*/templates") if not (p.parent / "apps.py").exists()),
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
