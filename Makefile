@@ -36,7 +36,7 @@ node_modules/.installed: package.json package-lock.json
 
 messages: $(VENV)/.synced
 	@command -v msgfmt >/dev/null || (apt-get update -qq && apt-get install -y -qq gettext >/dev/null)
-	@cd crm && ../$(PY) -m django compilemessages --settings=crm.settings -v 0 --ignore=.venv
+	@cd crm && CRM_ENV=development ../$(PY) -m django compilemessages --settings=crm.settings -v 0 --ignore=.venv
 
 setup: $(VENV)/.synced node_modules/.installed messages
 

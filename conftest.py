@@ -6,4 +6,4 @@ os.environ.setdefault("CRM_ENV", "test")
 os.environ.setdefault("CRM_TASK_BACKEND", "immediate")
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-pytest_plugins = ["crm.testing.fixtures"]
+pytest_plugins = ["crm.testing.fixtures", "crm.testing.browser"]

@@ -164,7 +164,10 @@ DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- tasks --------------------------------------------------------------------------------
-TASK_BACKEND = env_str("CRM_TASK_BACKEND", "database")  # database | immediate
+# database | immediate (tests default to immediate: tasks run inline, inside the test's transaction)
+TASK_BACKEND = env_str("CRM_TASK_BACKEND", "immediate" if CRM_ENV == "test" else "database")
+if TASK_BACKEND not in {"database", "immediate"}:
+    raise ImproperlyConfigured("CRM_TASK_BACKEND must be database or immediate")
 TASKS = {
     "default": {
         "BACKEND": (
@@ -195,6 +198,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Lock-out (crm.identity.authentication): N counted failures within the window lock the account
+# (or the client IP) for CRM_LOGIN_LOCKOUT_SECONDS after the last of them.
+LOGIN_MAX_FAILURES = env_int("CRM_LOGIN_MAX_FAILURES", 10)
+LOGIN_MAX_FAILURES_PER_IP = env_int("CRM_LOGIN_MAX_FAILURES_PER_IP", 50)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("CRM_LOGIN_FAILURE_WINDOW_SECONDS", 900)
+LOGIN_LOCKOUT_SECONDS = env_int("CRM_LOGIN_LOCKOUT_SECONDS", 900)
+# Administrators must use TOTP two-factor; off by default in development so the demo admin logs in at once.
+REQUIRE_ADMIN_2FA = env_bool("CRM_REQUIRE_ADMIN_2FA", default=PRODUCTION)
+TOTP_ISSUER = env_str("CRM_TOTP_ISSUER", "CRM")
 SESSION_COOKIE_AGE = env_int("CRM_SESSION_AGE_SECONDS", 8 * 3600)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -243,9 +255,9 @@ LOGGING = {
     "filters": {"request_context": {"()": "crm.core.logging.RequestContextFilter"}},
     "formatters": {
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "()": "crm.core.logging.CrmJsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
         },
         "text": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
     },

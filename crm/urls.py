@@ -14,6 +14,7 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("", include("crm.web.urls")),
     path("identity/", include("crm.identity.urls")),
+    path("audit/", include("crm.core.audit_urls")),
     path("customers/", include("crm.customers.urls")),
 ]
 

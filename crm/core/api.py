@@ -144,7 +144,7 @@ def install_conventions(api: NinjaAPI) -> None:
     @api.exception_handler(HttpError)
     def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         detail = exc.message
-        if exc.status_code == 400 and "JSON" in detail:
+        if exc.status_code == 400 and ("JSON" in detail or "parse" in detail):
             detail = _("The body is not valid JSON.")
         return problem_response(exc.status_code, _("Bad request") if exc.status_code == 400 else detail, detail)
 
@@ -227,10 +227,28 @@ def _attr(obj: Any, path: str) -> Any:
     return obj
 
 
+def parse_if_match(value: str | None) -> int | None:
+    """The record version from an `If-Match` header (`"3"`, `3` or `W/"3"`); None when absent."""
+    if value is None or not value.strip():
+        return None
+    raw = value.strip().removeprefix("W/").strip('"')
+    if not raw.isdigit():
+        raise DomainError(
+            _("If-Match must hold the record's version."),
+            errors={"If-Match": [_("Send the version number you read, e.g. \"3\".")]},
+        )
+    return int(raw)
+
+
+def version_from(body_version: int | None, if_match: str | None) -> int | None:
+    """The expected version of a PATCH: the body's `version` wins over `If-Match`."""
+    return body_version if body_version is not None else parse_if_match(if_match)
+
+
 def make_api(**kwargs: Any) -> NinjaAPI:
     api = NinjaAPI(renderer=UnicodeJSONRenderer(), auth=[BearerAuth(), SessionAuth()], **kwargs)
     install_conventions(api)
     return api
 
 
-__all__ = ["NinjaJSONEncoder", "Page", "make_api", "paginate"]
+__all__ = ["NinjaJSONEncoder", "Page", "make_api", "paginate", "parse_if_match", "version_from"]

@@ -8,6 +8,11 @@ class CoreConfig(AppConfig):
     name = "crm.core"
     label = "core"
     verbose_name = _("Core")
+    # crm.core.api holds the shared API conventions; the audit-log router lives beside it.
+    api_modules = ["crm.core.audit_api"]
 
     def ready(self) -> None:
-        from crm.core import checks  # noqa: F401  (registers system checks)
+        from crm.core import access, checks  # noqa: F401  (registers system checks)
+        from crm.core.models import AuditEntry
+
+        access.register(AuditEntry, owner_field=None, team_field=None, department_field=None, share_field=None)

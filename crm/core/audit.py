@@ -162,3 +162,103 @@ def snapshot(obj: models.Model, fields: Iterable[str]) -> dict[str, Any]:
         value = getattr(obj, attname)
         values[name] = json.loads(_canonical(value)) if value is not None else None
     return values
+
+
+# --- named acts ------------------------------------------------------------------------------
+# Verbs: create | change | delete | assign | export | import | reveal | merge | login |
+# login.failed | lockout | logout | token.create | token.revoke | role.change (a user's role or
+# access changed) | permission.change (a role's grants or field rules changed) | keys.rotate |
+# audit.export. Keep them short; the object says what was acted on.
+
+
+def _sensitive_fields_of(obj: models.Model | type[models.Model]) -> tuple[str, ...]:
+    from crm.core import access
+
+    model = obj if isinstance(obj, type) else type(obj)
+    try:
+        return access.spec_for(model).sensitive_fields
+    except LookupError:
+        return ()
+
+
+def record_change(
+    *,
+    actor: Any,
+    verb: str,
+    obj: models.Model,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Audit a create/change/delete with the changed fields' before/after, personal data masked.
+
+    The model's `sensitive_fields` (from its access registration) are masked automatically::
+
+        before = snapshot(customer, FIELDS); ...; record_change(actor=actor, verb="change",
+                 obj=customer, before=before, after=snapshot(customer, FIELDS))
+    """
+    changes = diff(before or {}, after or {}, masked=_sensitive_fields_of(obj))
+    return record_audit(actor=actor, verb=verb, obj=obj, changes=changes, extra=extra)
+
+
+def record_export(
+    *,
+    actor: Any,
+    model: type[models.Model],
+    rows: int,
+    fields: Iterable[str],
+    file_format: str,
+    filters: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Audit an export: what, how many rows, which columns, in which format, with which filters."""
+    return record_audit(
+        actor=actor,
+        verb="export",
+        object_type=object_type_of(model),
+        extra={"rows": rows, "fields": list(fields), "format": file_format, "filters": dict(filters or {})},
+    )
+
+
+def record_import(
+    *,
+    actor: Any,
+    model: type[models.Model],
+    created: int,
+    updated: int,
+    failed: int,
+    job: models.Model | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Audit an import run (one row per run, not per imported record)."""
+    return record_audit(
+        actor=actor,
+        verb="import",
+        object_type=object_type_of(model),
+        object_id=str(job.pk) if job is not None else "",
+        object_repr=str(job)[:200] if job is not None else "",
+        extra={"created": created, "updated": updated, "failed": failed, **dict(extra or {})},
+    )
+
+
+def record_reveal(*, actor: Any, obj: models.Model, fields: Iterable[str], reason: str = "") -> AuditEntry:
+    """Audit that a masked or hidden value was shown on purpose (the value itself is not logged)."""
+    return record_audit(actor=actor, verb="reveal", obj=obj, extra={"fields": sorted(fields), "reason": reason})
+
+
+def record_permission_change(
+    *, actor: Any, role: models.Model, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> AuditEntry:
+    """Audit a change to a role's grants or field rules, e.g. {"customers.customer:change": "own"}."""
+    return record_audit(actor=actor, verb="permission.change", obj=role, changes=diff(before, after))
+
+
+def record_role_change(
+    *, actor: Any, user: models.Model, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> AuditEntry:
+    """Audit a change to what a user may do: role, team, department, managed team, superuser flag."""
+    return record_audit(actor=actor, verb="role.change", obj=user, changes=diff(before, after))
+
+
+def first_break() -> ChainBreak | None:
+    """The first place the chain does not hold, or None when it is intact."""
+    return next(verify_chain(), None)

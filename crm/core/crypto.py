@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
+from django.db.models.lookups import Exact
 
 PREFIX = "enc:v1:"
 NONCE_BYTES = 12
@@ -151,7 +153,11 @@ def blind_index(kind: str, value: str | None) -> str:
 
 
 class EncryptedTextField(models.TextField):
-    """A text column stored encrypted. Cannot be filtered or ordered on: use a blind index."""
+    """A text column stored encrypted. Cannot be filtered or ordered on: use a blind index.
+
+    Only `isnull` and `exact` against the empty string are allowed: with a random nonce per
+    value, an `exact` match on a real value could never find anything, so it is refused loudly.
+    """
 
     description = "Encrypted text"
 
@@ -169,8 +175,109 @@ class EncryptedTextField(models.TextField):
         return keyring().encrypt(str(value))
 
     def get_lookup(self, lookup_name: str) -> Any:
-        if lookup_name not in {"isnull", "exact"}:
+        if lookup_name == "exact":
+            return EncryptedEmptyExact
+        if lookup_name != "isnull":
             raise TypeError(
                 f"encrypted field {self.name!r} cannot be queried with {lookup_name!r}; use its blind index"
             )
         return super().get_lookup(lookup_name)
+
+
+class EncryptedEmptyExact(Exact):
+    """`field=""` (empty) works; `field="x"` cannot match a randomly-nonced ciphertext: refuse it."""
+
+    def get_prep_lookup(self) -> Any:
+        if self.rhs not in ("", None):
+            raise TypeError(f"encrypted field {self.lhs.target.name!r} cannot be matched exactly; use its blind index")
+        return super().get_prep_lookup()
+
+
+def encrypted_fields() -> list[tuple[type[models.Model], list[EncryptedTextField]]]:
+    """Every concrete model with encrypted columns, and those columns (for rotation and checks)."""
+    from django.apps import apps
+
+    found = []
+    for model in apps.get_models():
+        if model._meta.proxy or not model._meta.managed:
+            continue
+        fields = [f for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)]
+        if fields:
+            found.append((model, fields))
+    return found
+
+
+# --- key rotation ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RotationProgress:
+    table: str
+    column: str
+    rewritten: int
+    last_pk: Any
+
+
+def count_by_key(model: type[models.Model], field: EncryptedTextField) -> dict[str, int]:
+    """How many stored values of `field` each key id encrypts (no decryption involved)."""
+    counts: dict[str, int] = {}
+    table, column = model._meta.db_table, field.column
+    quote = connection_for(model).ops.quote_name
+    with connection_for(model).cursor() as cursor:
+        cursor.execute(f"SELECT {quote(column)} FROM {quote(table)} WHERE {quote(column)} LIKE %s", [PREFIX + "%"])  # noqa: S608 - names from model meta
+        for (stored,) in cursor.fetchall():
+            key_id = key_id_of(stored)
+            counts[key_id] = counts.get(key_id, 0) + 1
+    return counts
+
+
+def connection_for(model: type[models.Model]) -> Any:
+    from django.db import connections, router
+
+    return connections[router.db_for_write(model)]
+
+
+def rotate_field(
+    model: type[models.Model], field: EncryptedTextField, *, batch_size: int = 1000
+) -> Iterator[RotationProgress]:
+    """Re-encrypt every value of one column that is not under the primary key, batch by batch.
+
+    Each batch is its own short transaction, so the application keeps serving; a row is only
+    rewritten if it still holds the value read (compare-and-set), so a concurrent edit — already
+    encrypted under the primary key — is never overwritten. Re-running resumes: values already
+    under the primary key are skipped by the query itself.
+    """
+    from django.db import transaction
+
+    ring = keyring()
+    conn = connection_for(model)
+    quote = conn.ops.quote_name
+    table, column, pk = quote(model._meta.db_table), quote(field.column), quote(model._meta.pk.column)  # type: ignore[union-attr]
+    current = f"{PREFIX}{ring.primary_id}:%"
+    select = (
+        f"SELECT {pk}, {column} FROM {table} "  # noqa: S608 - names from model meta
+        f"WHERE {column} LIKE %s AND {column} NOT LIKE %s AND {pk} > %s ORDER BY {pk} LIMIT %s"
+    )
+    update = f"UPDATE {table} SET {column} = %s WHERE {pk} = %s AND {column} = %s"  # noqa: S608
+    last_pk: Any = -(2**63)
+    while True:
+        with conn.cursor() as cursor:
+            cursor.execute(select, [PREFIX + "%", current, last_pk, batch_size])
+            rows = cursor.fetchall()
+        if not rows:
+            return
+        rewritten = 0
+        with transaction.atomic(using=conn.alias), conn.cursor() as cursor:
+            for row_pk, stored in rows:
+                fresh = ring.encrypt(ring.decrypt(stored))
+                cursor.execute(update, [fresh, row_pk, stored])
+                rewritten += cursor.rowcount
+        last_pk = rows[-1][0]
+        yield RotationProgress(model._meta.db_table, str(field.column), rewritten, last_pk)
+
+
+def rotate_all(*, batch_size: int = 1000) -> Iterator[RotationProgress]:
+    """Rotate every encrypted column of every model to the primary key (see `rotate_field`)."""
+    for model, fields in encrypted_fields():
+        for field in fields:
+            yield from rotate_field(model, field, batch_size=batch_size)

@@ -16,3 +16,8 @@ class CustomersConfig(AppConfig):
         "crm.customers.scoring.api",
         "crm.customers.segments.api",
     )
+
+    def ready(self) -> None:
+        from crm.customers.access import register_all
+
+        register_all()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from crm.core.access import VERBS, Scope
@@ -14,6 +17,7 @@ from crm.core.crypto import EncryptedTextField
 class Department(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
     code = models.SlugField(_("code"), max_length=40, unique=True)
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         verbose_name = _("department")
@@ -29,6 +33,7 @@ class Team(models.Model):
         Department, on_delete=models.PROTECT, related_name="teams", verbose_name=_("department")
     )
     name = models.CharField(_("name"), max_length=100)
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         verbose_name = _("team")
@@ -45,6 +50,7 @@ class Role(models.Model):
     code = models.SlugField(_("code"), max_length=40, unique=True)
     is_builtin = models.BooleanField(_("built in"), default=False)
     description = models.CharField(_("description"), max_length=300, blank=True)
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         verbose_name = _("role")
@@ -73,6 +79,17 @@ class RolePermission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {self.verb} {self.object_type} ({Scope(self.scope).name.lower()})"
+
+
+def token_allows(scopes: list[str] | None, object_type: str, verb: str) -> bool:
+    """Whether an API token's scopes cover `verb` on `object_type` (empty scopes: everything).
+
+    Entries: "customers.customer:view", "customers.customer:*", "*:view" or "*:*".
+    """
+    if not scopes:
+        return True
+    wanted = {f"{object_type}:{verb}", f"{object_type}:*", f"*:{verb}", "*:*"}
+    return any(entry in wanted for entry in scopes)
 
 
 class User(AbstractUser):
@@ -104,6 +121,7 @@ class User(AbstractUser):
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
     # Changing it ends every session of the user ("log out everywhere", disabling, password change).
     security_stamp = models.CharField(max_length=32, blank=True)
+    version = models.PositiveIntegerField(default=1)
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
@@ -111,10 +129,38 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.display_name or self.get_full_name() or self.username
 
+    @property
+    def is_administrator(self) -> bool:
+        """Superusers and holders of the built-in administrator role (2FA is mandatory for them)."""
+        if self.is_superuser:
+            return True
+        return self.role_id is not None and self.role is not None and self.role.code == "administrator"
+
+    def rotate_security_stamp(self) -> None:
+        """A new stamp invalidates every session hash issued before (callers save the user)."""
+        self.security_stamp = secrets.token_hex(16)
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        # The stamp joins the password in the session hash: changing either ends every session.
+        key_salt = "crm.identity.models.User.get_session_auth_hash"
+        return salted_hmac(
+            key_salt, f"{self.password}|{self.security_stamp}", secret=secret, algorithm="sha256"
+        ).hexdigest()
+
+    def token_allows(self, object_type: str, verb: str) -> bool:
+        """Whether the API token this request authenticated with (if any) covers `verb` on `object_type`."""
+        token = self.__dict__.get("api_token")
+        return token is None or token_allows(token.scopes, object_type, verb)
+
     def access_scope(self, object_type: str, verb: str) -> Scope | None:
-        """Widest scope this user's role grants for `verb` on `object_type`; None when not granted."""
+        """Widest scope this user's role grants for `verb` on `object_type`; None when not granted.
+
+        When the request authenticated with a scoped API token, only the token's scopes count.
+        """
         if not self.is_active:
             return None
+        if not self.token_allows(object_type, verb):
+            return None  # the token narrows the user's rights
         if self.is_superuser:
             return Scope.ALL
         if self.role_id is None:
@@ -129,6 +175,23 @@ class User(AbstractUser):
             )
             cache[key] = Scope(row) if row is not None else None
         return cache[key]
+
+    def shared_record_ids(self, object_type: str, verb: str) -> models.QuerySet[RecordShare, int] | None:
+        """Ids of `object_type` records shared with this user's team or department for `verb`.
+
+        Used by the access layer as a subquery; a share for any verb also allows viewing.
+        """
+        targets = models.Q()
+        if self.team_id:
+            targets |= models.Q(team_id=self.team_id)
+        if self.department_id:
+            targets |= models.Q(department_id=self.department_id)
+        if not targets:
+            return None
+        shares = RecordShare.objects.filter(targets, object_type=object_type)
+        if verb != "view":
+            shares = shares.filter(verb=verb)
+        return shares.values_list("object_id", flat=True)
 
     def field_rules(self, object_type: str) -> tuple[set[str], set[str]]:
         """(hidden, read-only) field names for `object_type` under this user's role."""
@@ -195,6 +258,14 @@ class LoginAttempt(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True, db_index=True)
     succeeded = models.BooleanField(default=False)
     attempted_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Why a failure failed: "credentials" and "totp" count towards lock-out; "locked" does not.
+    reason = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["username", "attempted_at"], name="login_attempt_user_time_idx"),
+            models.Index(fields=["ip", "attempted_at"], name="login_attempt_ip_time_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.username}@{self.ip} {'ok' if self.succeeded else 'failed'}"

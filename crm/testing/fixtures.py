@@ -26,3 +26,6 @@ def admin_client(admin_user: Any) -> Client:
     client = Client()
     client.force_login(admin_user)
     return client
+
+
+from crm.testing.audit_guard import _audit_rows_cleared_before_flush  # noqa: E402, F401  (autouse)

@@ -1,13 +1,14 @@
 from django.urls import path
 
+from crm.identity import views as identity_views
 from crm.web import views
 
 app_name = "web"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", views.login_view, name="login"),
-    path("logout/", views.logout_view, name="logout"),
+    path("login/", identity_views.login_view, name="login"),
+    path("logout/", identity_views.logout_view, name="logout"),
     path("sales/", views.module_page, {"module": "sales"}, name="module-sales"),
     path("service/", views.module_page, {"module": "service"}, name="module-service"),
     path("marketing/", views.module_page, {"module": "marketing"}, name="module-marketing"),

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from crm.core.middleware import is_api_path
 from crm.core.problems import problem_response
+from crm.web.context_processors import navigation
 from crm.web.modules import MODULE_PAGES
 
 
@@ -33,7 +34,13 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/home.html", {"modules": [MODULE_PAGES[k] for k in MODULE_PAGES if k != "admin"]})
+    links = {item["key"]: item["url"] for item in navigation(request)["nav_items"]}
+    modules = [
+        {"key": key, "title": page.title, "summary": page.summary, "url": links.get(key)}
+        for key, page in MODULE_PAGES.items()
+        if key in links and key != "admin"
+    ]
+    return render(request, "web/home.html", {"modules": modules})
 
 
 @login_required
@@ -59,9 +66,13 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 def server_error(request: HttpRequest) -> HttpResponse:
     from django.utils.translation import gettext as _
 
-    return _error(
-        request, 500, "web/error.html", _("Server error"), _("Something went wrong on our side; it has been logged.")
-    )
+    title, detail = _("Server error"), _("Something went wrong on our side; it has been logged.")
+    try:
+        return _error(request, 500, "web/error.html", title, detail)
+    except Exception:  # noqa: BLE001 - the failure may be the database the layout needs: answer plainly
+        html = f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head>"
+        html += f"<body><h1>{title}</h1><p>{detail}</p><p><a href='/'>CRM</a></p></body></html>"
+        return HttpResponse(html, status=500)
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

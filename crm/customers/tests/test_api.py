@@ -1,0 +1,207 @@
+"""HTTP API: CRUD, problem+json field errors in the user's language, versions, pagination, query counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from crm.core.models import AuditEntry
+from crm.customers import services
+from crm.customers.models import Customer, CustomerScore, Order, OrderLine, Tag
+
+pytestmark = pytest.mark.django_db
+
+
+def fields(response: Any) -> set[str]:
+    return {e["field"] for e in response.json().get("errors", [])}
+
+
+def post(client: Client, url: str, body: Any, **headers: Any) -> Any:
+    return client.post(url, json.dumps(body), content_type="application/json", headers=headers)
+
+
+def patch(client: Client, url: str, body: Any, **headers: Any) -> Any:
+    return client.patch(url, json.dumps(body), content_type="application/json", headers=headers)
+
+
+def test_customer_crud_round_trip(api_client: Client) -> None:
+    # given a new customer posted with Chinese text
+    response = post(api_client, "/api/v1/customers", {"name": "王五", "phone": "13800138000", "tags": ["重点"]})
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert "王五" in response.content.decode("utf-8")
+    assert body["phone"] == "+8613800138000"
+    assert body["tags"] == ["重点"]
+    cid = body["id"]
+    # when patched with the right version, then with a stale one
+    ok = patch(api_client, f"/api/v1/customers/{cid}", {"city": "深圳", "version": 1})
+    assert ok.status_code == 200
+    assert ok.json()["version"] == 2
+    stale = patch(api_client, f"/api/v1/customers/{cid}", {"city": "广州"}, **{"If-Match": "1"})
+    assert stale.status_code == 412
+    assert stale["Content-Type"].startswith("application/problem+json")
+    assert Customer.objects.get(pk=cid).city == "深圳"
+    # then the 360 and timeline show it
+    detail = api_client.get(f"/api/v1/customers/{cid}").json()
+    assert detail["city"] == "深圳"
+    timeline = api_client.get(f"/api/v1/customers/{cid}/timeline").json()
+    assert [e["kind"] for e in timeline["items"]] == ["customer.updated", "customer.created"]
+    assert api_client.delete(f"/api/v1/customers/{cid}").status_code == 204
+    assert api_client.get(f"/api/v1/customers/{cid}").status_code == 404
+
+
+def test_bad_input_answers_field_errors_in_chinese(api_client: Client) -> None:
+    response = post(
+        api_client,
+        "/api/v1/customers",
+        {"name": "x", "email": "nope", "phone": "123", "lifecycle_stage": "king"},
+        **{"Accept-Language": "zh-hans"},
+    )
+    assert response.status_code == 422
+    assert response["Content-Type"].startswith("application/problem+json")
+    errors = fields(response)
+    assert set(errors) >= {"email", "phone", "lifecycle_stage"}
+    assert Customer.objects.count() == 0
+    wrong_type = post(api_client, "/api/v1/customers", {"name": ["a"], "email_opt_in": "perhaps", "x": 1})
+    assert wrong_type.status_code == 422
+    assert set(fields(wrong_type)) >= {"name", "x"}
+
+
+def test_list_filters_sorts_and_paginates(api_client: Client, admin_user: Any) -> None:
+    for i in range(7):
+        services.create_customer(actor=admin_user, data={"name": f"客户{i}", "city": "上海" if i % 2 else "北京"})
+    first = api_client.get("/api/v1/customers", {"city": "上海", "limit": 2, "sort": "name"}).json()
+    assert [c["name"] for c in first["items"]] == ["客户1", "客户3"]
+    second = api_client.get(
+        "/api/v1/customers", {"city": "上海", "limit": 2, "sort": "name", "cursor": first["next_cursor"]}
+    )
+    assert [c["name"] for c in second.json()["items"]] == ["客户5"]
+    definition = {"conditions": [{"field": "city", "op": "eq", "value": "北京"}]}
+    filtered = api_client.get("/api/v1/customers", {"filter": json.dumps(definition)}).json()
+    assert len(filtered["items"]) == 4
+    bad = api_client.get("/api/v1/customers", {"filter": json.dumps({"conditions": [{"field": "nope"}]})})
+    assert bad.status_code == 422
+    assert "conditions.0.field" in fields(bad)
+    assert api_client.get("/api/v1/customers", {"sort": "password"}).status_code == 422
+    assert api_client.get("/api/v1/customers", {"q": "客户3"}).json()["items"][0]["name"] == "客户3"
+
+
+def _many_customers(admin_user: Any, n: int) -> list[Customer]:
+    tag = Tag.objects.create(name="t")
+    result = []
+    for i in range(n):
+        c = Customer.objects.create(name=f"c{i}", owner=admin_user)
+        c.tags.add(tag)
+        CustomerScore.objects.create(customer=c, rfm_segment="loyal")
+        result.append(c)
+    return result
+
+
+@pytest.mark.parametrize("size", [3, 30])
+def test_list_query_count_is_constant(
+    api_client: Client, admin_user: Any, size: int, django_assert_max_num_queries: Any
+) -> None:
+    _many_customers(admin_user, size)
+    with django_assert_max_num_queries(6):
+        response = api_client.get("/api/v1/customers", {"limit": 50, "sort": "-priority"})
+    assert len(response.json()["items"]) == size
+
+
+@pytest.mark.parametrize("size", [2, 25])
+def test_detail_query_count_is_constant(
+    api_client: Client, admin_user: Any, size: int, django_assert_max_num_queries: Any
+) -> None:
+    customer = services.create_customer(actor=admin_user, data={"name": "张三"})
+    need_type = services.save_need_type(actor=admin_user, data={"code": "q", "name": "咨询"})
+    for i in range(size):
+        order = Order.objects.create(customer=customer, number=f"n{i}", ordered_at=timezone.now(), total_amount=1)
+        OrderLine.objects.create(order=order, name="x", quantity=1, unit_price=1, amount=1)
+        services.create_contact(customer, actor=admin_user, data={"name": f"联系人{i}"})
+        services.create_need(customer, actor=admin_user, data={"need_type": need_type.code, "title": f"t{i}"})
+    with django_assert_max_num_queries(14):
+        response = api_client.get(f"/api/v1/customers/{customer.pk}")
+    assert len(response.json()["contacts"]) == size
+    with django_assert_max_num_queries(6):
+        assert len(api_client.get("/api/v1/orders", {"customer_id": customer.pk}).json()["items"]) == size
+    with django_assert_max_num_queries(6):
+        assert len(api_client.get("/api/v1/needs", {"customer_id": customer.pk}).json()["items"]) == size
+
+
+def test_orders_refunds_and_bulk(api_client: Client, admin_user: Any) -> None:
+    customer = services.create_customer(actor=admin_user, data={"name": "李四"})
+    yesterday = (timezone.now() - dt.timedelta(days=1)).isoformat()
+    created = post(
+        api_client,
+        "/api/v1/orders",
+        {
+            "customer_id": customer.pk,
+            "ordered_at": yesterday,
+            "lines": [{"name": "茶", "quantity": 2, "unit_price": "9.90"}],
+        },
+    )
+    assert created.status_code == 201, created.content
+    order = created.json()
+    assert order["total_amount"] == "19.80"
+    too_much = post(api_client, f"/api/v1/orders/{order['id']}/refunds", {"amount": "20"})
+    assert too_much.status_code == 422
+    assert "amount" in fields(too_much)
+    assert post(api_client, f"/api/v1/orders/{order['id']}/refunds", {"amount": "19.80"}).json()["status"] == "refunded"
+    future = (timezone.now() + dt.timedelta(days=3)).isoformat()
+    bad = post(
+        api_client,
+        "/api/v1/orders",
+        {
+            "customer_id": customer.pk,
+            "ordered_at": future,
+            "currency": "ABC",
+            "lines": [{"name": "x", "quantity": -1, "unit_price": 1}],
+        },
+    )
+    assert bad.status_code == 422
+    assert set(fields(bad)) >= {"ordered_at", "currency", "lines.0.quantity"}
+    batch = [
+        {"customer_id": customer.pk, "ordered_at": yesterday, "total_amount": "5.00", "number": f"B{i}"}
+        for i in range(300)
+    ]
+    audit_before = AuditEntry.objects.count()
+    response = post(api_client, "/api/v1/orders/bulk", {"orders": batch})
+    assert response.status_code == 201, response.content
+    assert response.json()["created"] == 300
+    assert AuditEntry.objects.count() == audit_before + 1
+    again = post(api_client, "/api/v1/orders/bulk", {"orders": [*batch[:1], {**batch[1], "number": "NEW"}]})
+    assert again.status_code == 422
+    assert "orders.0.number" in fields(again)
+    assert not Order.objects.filter(number="NEW").exists()
+    hidden = post(api_client, "/api/v1/orders/bulk", {"orders": [{**batch[0], "customer_id": 10**9, "number": "Z"}]})
+    assert "orders.0.customer_id" in fields(hidden)
+
+
+def test_search_endpoint_and_custom_fields(api_client: Client, admin_user: Any) -> None:
+    services.create_customer(actor=admin_user, data={"name": "张三", "email": "z@example.com"})
+    assert [c["name"] for c in api_client.get("/api/v1/search", {"q": "张三"}).json()["items"]] == ["张三"]
+    assert [c["name"] for c in api_client.get("/api/v1/search", {"q": "Z@example.com"}).json()["items"]] == ["张三"]
+    created = post(
+        api_client,
+        "/api/v1/custom-fields",
+        {"key": "plan", "label": "套餐", "field_type": "choice", "choices": ["gold"]},
+    )
+    assert created.status_code == 201
+    bad = post(api_client, "/api/v1/customers", {"name": "x", "custom": {"plan": "iron"}})
+    assert "custom.plan" in fields(bad)
+    assert [d["key"] for d in api_client.get("/api/v1/custom-fields").json()] == ["plan"]
+
+
+def test_other_people_cannot_see_or_change(admin_user: Any) -> None:
+    from crm.testing.factories import make_token, make_user
+
+    customer = services.create_customer(actor=admin_user, data={"name": "秘密"})
+    stranger = Client(headers={"Authorization": f"Bearer {make_token(make_user())}"})
+    assert stranger.get(f"/api/v1/customers/{customer.pk}").status_code == 404
+    assert patch(stranger, f"/api/v1/customers/{customer.pk}", {"name": "x"}).status_code == 404
+    assert stranger.get("/api/v1/customers").json()["items"] == []
+    assert post(stranger, "/api/v1/customers", {"name": "x"}).status_code == 403

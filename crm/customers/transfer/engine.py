@@ -1,0 +1,855 @@
+"""The import engine: stream rows, clean them in batches, write each batch in bulk, report every bad row.
+
+Memory stays constant: rows are read one at a time, written in batches, and bad rows go to an
+error file (JSON lines) next to the upload; only the first errors are kept on the job row.
+The caller wraps the whole run in one transaction, so a failed or cancelled run leaves nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.core import crypto
+from crm.core.custom_fields import coerce_value
+from crm.core.models import CustomFieldDefinition, TimelineEvent
+from crm.core.money import clean_amount, clean_currency
+from crm.customers import validation
+from crm.customers.models import Contact, Customer, Order, OrderLine, Product, Tag
+from crm.customers.transfer import cleaning
+from crm.customers.transfer.bulk import Table, insert_ignore, now, update_rows
+from crm.customers.transfer.mapping import CUSTOM_PREFIX
+from crm.customers.transfer.readers import Row
+from crm.identity.models import User
+
+ERRORS_KEPT_ON_JOB = 200
+PROGRESS_EVERY_SECONDS = 0.5
+
+
+class Cancelled(Exception):
+    """The user asked to stop; the caller rolls the whole run back."""
+
+
+@dataclass
+class RowError:
+    row: int
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "field": self.field, "message": self.message}
+
+
+@dataclass
+class Outcome:
+    total: int = 0
+    created: int = 0
+    updated: int = 0
+    error_rows: int = 0
+    first_errors: list[dict[str, Any]] = field(default_factory=list)
+    # Lowest and highest id created: enough to find them again, in constant memory.
+    created_range: list[int] = field(default_factory=list)
+    touched_customer_ids: set[int] = field(default_factory=set)
+
+
+class ErrorSink:
+    """Every bad row goes to a JSON-lines file; the first few are also kept in memory for the job row."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._fh = path.open("w", encoding="utf-8") if path is not None else None
+        self.first: list[dict[str, Any]] = []
+        self.rows: set[int] = set()
+        self.count_rows = 0
+
+    def add(self, error: RowError) -> None:
+        if error.row not in self.rows:
+            self.count_rows += 1
+            # Only the current batch's row numbers are needed to tell "already counted" apart.
+            self.rows.add(error.row)
+        item = error.as_dict()
+        if len(self.first) < ERRORS_KEPT_ON_JOB:
+            self.first.append(item)
+        if self._fh is not None:
+            self._fh.write(json.dumps(item, ensure_ascii=False) + "\n")
+
+    def end_batch(self) -> None:
+        self.rows.clear()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+
+
+@dataclass
+class Context:
+    kind: str
+    mode: str
+    upsert_by: str
+    columns: dict[int, str]
+    actor: Any
+    job_id: int | None
+    custom: dict[str, CustomFieldDefinition]
+    check_cancel: Callable[[], bool] = lambda: False
+    report_progress: Callable[[int], None] = lambda processed: None
+
+
+CleanRow = tuple[int, dict[str, Any]]
+
+
+def _text(limit: int) -> Callable[[Any], str]:
+    return lambda value: cleaning.clean_text(value, max_length=limit)
+
+
+def _optional_text(limit: int) -> Callable[[Any], str | None]:
+    return lambda value: cleaning.clean_text(value, max_length=limit) or None
+
+
+def _choice(fn: Callable[[Any, str], str], default: str) -> Callable[[Any], str]:
+    return lambda value: fn(value, default)
+
+
+def _past_date(value: Any) -> dt.date | None:
+    return validation.clean_date(value, not_future=True)
+
+
+class BaseImporter:
+    batch_size = 2000
+
+    def __init__(self, ctx: Context, sink: ErrorSink, outcome: Outcome) -> None:
+        self.ctx = ctx
+        self.sink = sink
+        self.outcome = outcome
+        self.blocked = False  # all-or-nothing after the first error: keep checking, stop writing
+
+    # -- per row ------------------------------------------------------------------------------
+    def raw_values(self, row: Row) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        cells = row.values
+        for index, key in self.ctx.columns.items():
+            value = cells[index] if index < len(cells) else ""
+            values[key] = value.strip() if isinstance(value, str) else value
+        return values
+
+    def clean(self, raw: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+        raise NotImplementedError  # pragma: no cover — every importer defines it
+
+    def cleaners(self) -> dict[str, tuple[str, Callable[[Any], Any]]]:
+        return {}
+
+    def apply_cleaners(self, raw: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+        if not hasattr(self, "_cleaners"):
+            self._cleaners = self.cleaners()
+        c: dict[str, Any] = {}
+        for key, value in raw.items():
+            found = self._cleaners.get(key)
+            if found is None:
+                continue
+            target, fn = found
+            try:
+                c[target] = fn(value)
+            except ValueError as exc:
+                errors[key] = str(exc)
+        return c
+
+    def clean_field(self, errors: dict[str, str], name: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except ValueError as exc:
+            errors[name] = str(exc)
+            return None
+
+    def clean_custom(self, raw: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+        custom: dict[str, Any] = {}
+        for key, value in raw.items():
+            if not key.startswith(CUSTOM_PREFIX):
+                continue
+            definition = self.ctx.custom[key[len(CUSTOM_PREFIX) :]]
+            if isinstance(value, (dt.datetime, dt.date)):
+                value = value.date().isoformat() if isinstance(value, dt.datetime) else value.isoformat()
+            try:
+                coerced = coerce_value(definition, value)
+            except ValueError as exc:
+                errors[key] = str(exc)
+                continue
+            if coerced is not None:
+                custom[definition.key] = coerced
+        return custom
+
+    # -- per batch ----------------------------------------------------------------------------
+    def write(self, batch: list[CleanRow]) -> None:
+        raise NotImplementedError  # pragma: no cover
+
+    def fail(self, row: int, field_name: str, message: str) -> None:
+        self.sink.add(RowError(row, field_name, message))
+        if self.ctx.mode == "all_or_nothing":
+            self.blocked = True
+
+    def flush(self, batch: list[CleanRow]) -> None:
+        if batch:
+            # Checks run even once an all-or-nothing import is doomed, so every bad row is reported.
+            good = self.prepare(batch)
+            if good and not self.blocked:
+                self.write_safely(good)
+        self.sink.end_batch()
+
+    def prepare(self, batch: list[CleanRow]) -> list[CleanRow]:
+        """Checks that need the database (existing keys, references): drop failing rows, report them."""
+        return batch
+
+    def write_safely(self, batch: list[CleanRow]) -> None:
+        try:
+            with transaction.atomic():
+                self.write(batch)
+        except IntegrityError:
+            # A constraint the checks above could not foresee: find the offending rows one by one.
+            for item in batch:
+                try:
+                    with transaction.atomic():
+                        self.write([item])
+                except IntegrityError as exc:
+                    self.fail(item[0], "", _("The database refused this row: %(reason)s") % {"reason": exc})
+
+    def run(self, rows: Iterator[Row]) -> Outcome:
+        batch: list[CleanRow] = []
+        last_report = time.monotonic()
+        for row in rows:
+            self.outcome.total += 1
+            if row.error:
+                self.fail(row.number, "", row.error)
+                continue
+            errors: dict[str, str] = {}
+            cleaned = self.clean(self.raw_values(row), errors)
+            if errors:
+                for name, message in errors.items():
+                    self.sink.add(RowError(row.number, name, message))
+                if self.ctx.mode == "all_or_nothing":
+                    self.blocked = True
+            else:
+                batch.append((row.number, cleaned))
+            if len(batch) >= self.batch_size and self.can_cut(batch):
+                self.flush(batch)
+                batch = []
+                if time.monotonic() - last_report >= PROGRESS_EVERY_SECONDS:
+                    last_report = time.monotonic()
+                    if self.ctx.check_cancel():
+                        raise Cancelled
+                    self.ctx.report_progress(self.outcome.total)
+        self.flush(batch)
+        if self.ctx.check_cancel():
+            raise Cancelled
+        self.outcome.error_rows = self.sink.count_rows
+        self.outcome.first_errors = self.sink.first
+        self.ctx.report_progress(self.outcome.total)
+        return self.outcome
+
+    def can_cut(self, batch: list[CleanRow]) -> bool:
+        return True
+
+    def timeline(self, customer_ids: list[int], kind: str, payload: dict[str, Any]) -> None:
+        """One timeline row per customer, written in bulk (the same shape `record_event` writes)."""
+        if not customer_ids:
+            return
+        table = Table(TimelineEvent)
+        actor_id = self.ctx.actor.pk if getattr(self.ctx.actor, "is_authenticated", False) else None
+        moment = now()
+        ids = table.allocate_ids(len(customer_ids))
+        table.insert(
+            {
+                "id": pk,
+                "customer_id": cid,
+                "kind": kind,
+                "occurred_at": moment,
+                "actor_id": actor_id,
+                "subject": payload.get("key", kind),
+                "payload": payload,
+                "object_type": "customers.importjob",
+                "object_id": str(self.ctx.job_id or ""),
+            }
+            for pk, cid in zip(ids, customer_ids, strict=True)
+        )
+
+
+# --- customers -------------------------------------------------------------------------------
+
+
+class CustomerImporter(BaseImporter):
+    batch_size = 2000
+
+    def __init__(self, ctx: Context, sink: ErrorSink, outcome: Outcome) -> None:
+        super().__init__(ctx, sink, outcome)
+        self.table = Table(Customer)
+        self.tag_ids: dict[str, int] = {}
+        self.owner_ids: dict[str, int | None] = {}
+        self.encrypt = crypto.keyring().encrypt
+
+    def owner_id(self, username: Any) -> int | None:
+        name = str(username or "").strip()
+        if not name:
+            return None
+        if name not in self.owner_ids:
+            self.owner_ids[name] = (
+                User.objects.filter(username=name, is_active=True).values_list("pk", flat=True).first()
+            )
+        found = self.owner_ids[name]
+        if found is None:
+            raise ValueError(_("No active user with the user name %(name)s.") % {"name": name})
+        return found
+
+    def cleaners(self) -> dict[str, tuple[str, Callable[[Any], Any]]]:
+        """import field -> (attribute it fills, cleaner raising ValueError)."""
+        return {
+            "name": ("name", validation.clean_name),
+            "email": ("email", cleaning.clean_email),
+            "phone": ("phone", cleaning.clean_phone),
+            "gender": ("gender", validation.clean_gender),
+            "birth_date": ("birth_date", _past_date),
+            "company_name": ("company_name", _text(200)),
+            "industry": ("industry", _text(100)),
+            "source": ("source", _text(100)),
+            "region": ("region", _text(100)),
+            "city": ("city", _text(100)),
+            "address": ("address", _text(500)),
+            "id_number": ("id_number", _text(100)),
+            "external_id": ("external_id", _optional_text(100)),
+            "kind": ("kind", _choice(cleaning.clean_kind, "person")),
+            "lifecycle_stage": ("lifecycle_stage", _choice(cleaning.clean_stage, "prospect")),
+            "country": ("country", cleaning.clean_country),
+            "tags": ("tags", cleaning.split_tags),
+            "owner": ("owner_id", self.owner_id),
+            "email_opt_in": ("email_opt_in", cleaning.clean_bool),
+            "sms_opt_in": ("sms_opt_in", cleaning.clean_bool),
+        }
+
+    def clean(self, raw: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+        c = self.apply_cleaners(raw, errors)
+        if any(k.startswith(CUSTOM_PREFIX) for k in raw):
+            c["custom"] = self.clean_custom(raw, errors)
+        key = self.ctx.upsert_by
+        if key in {"email", "phone", "external_id"} and not c.get(key) and key not in errors:
+            errors[key] = _("This field identifies the record to update: it cannot be empty.")
+        return c
+
+    def _key_of(self, c: dict[str, Any]) -> str:
+        by = self.ctx.upsert_by
+        if by == "email":
+            return cleaning.email_bidx(c.get("email") or "")
+        if by == "phone":
+            return cleaning.phone_bidx(c.get("phone") or "")
+        return str(c.get("external_id") or "")
+
+    def prepare(self, batch: list[CleanRow]) -> list[CleanRow]:
+        # Blind indexes once per row, reused for lookups and the insert.
+        for _number, c in batch:
+            if "email" in c:
+                c["email_bidx"] = cleaning.email_bidx(c["email"] or "")
+            if "phone" in c:
+                c["phone_bidx"] = cleaning.phone_bidx(c["phone"] or "")
+            if "id_number" in c:
+                c["id_number_bidx"] = cleaning.identifier_bidx(c["id_number"] or "")
+        external = {c["external_id"] for _n, c in batch if c.get("external_id")}
+        existing_external = (
+            dict(Customer.objects.filter(external_id__in=external).values_list("external_id", "pk")) if external else {}
+        )
+        self.existing: dict[str, int] = {}
+        by = self.ctx.upsert_by
+        if by == "external_id":
+            self.existing = {str(k): v for k, v in existing_external.items()}
+        elif by in {"email", "phone"}:
+            column = f"{by}_bidx"
+            keys = {c[column] for _n, c in batch if c.get(column)}
+            for key, pk in (
+                Customer.objects.filter(**{f"{column}__in": keys}, is_active=True)
+                .order_by("pk")
+                .values_list(column, "pk")
+            ):
+                self.existing.setdefault(key, pk)
+        good: list[CleanRow] = []
+        seen_external: dict[str, int] = {}
+        seen_keys: dict[str, int] = {}
+        for number, c in batch:
+            ext = c.get("external_id")
+            if ext and by != "external_id" and ext in existing_external:
+                self.fail(number, "external_id", _("A customer with this external id already exists."))
+                continue
+            if ext:
+                if ext in seen_external and by != "external_id":
+                    self.fail(
+                        number,
+                        "external_id",
+                        _("The same external id is also on row %(row)s.") % {"row": seen_external[ext]},
+                    )
+                    continue
+                seen_external.setdefault(ext, number)
+            if by:
+                key = self._key_of(c)
+                if key in seen_keys:
+                    # The same record twice in one batch: later rows update what earlier rows wrote.
+                    good.append((number, c))
+                    continue
+                seen_keys[key] = number
+            good.append((number, c))
+        return good
+
+    def write(self, batch: list[CleanRow]) -> None:
+        encrypt = self.encrypt
+        inserts: list[dict[str, Any]] = []
+        updates: list[tuple[int, dict[str, Any]]] = []
+        tag_links: list[tuple[int, list[str]]] = []
+        moment = now()
+        new_keys: dict[str, int] = {}
+        pending: list[tuple[dict[str, Any], str]] = []
+        for _number, c in batch:
+            key = self._key_of(c) if self.ctx.upsert_by else ""
+            target = self.existing.get(key) or new_keys.get(key) if key else None
+            if target is None:
+                pending.append((c, key))
+                if key:
+                    new_keys[key] = -1  # placeholder: id assigned below
+            else:
+                updates.append((target, c))
+        ids = self.table.allocate_ids(len(pending))
+        for (c, key), pk in zip(pending, ids, strict=True):
+            if key:
+                new_keys[key] = pk
+            row = {k: v for k, v in c.items() if k != "tags"}
+            row["id"] = pk
+            for secret in ("email", "phone", "address", "id_number"):
+                if row.get(secret):
+                    row[secret] = encrypt(row[secret])
+            row.setdefault("custom", {})
+            row["created_at"] = row["updated_at"] = moment
+            inserts.append(row)
+            if c.get("tags"):
+                tag_links.append((pk, c["tags"]))
+        # Rows of this batch that update a record created earlier in the same batch.
+        resolved_updates: list[tuple[int, dict[str, Any]]] = []
+        for target, c in updates:
+            pk = new_keys.get(self._key_of(c), target) if target == -1 else target
+            values: dict[str, Any] = {}
+            for k, v in c.items():
+                if k == "tags" or v in (None, "") or (k.endswith("_bidx") and not v):
+                    continue
+                if k in {"email", "phone", "address", "id_number"}:
+                    v = encrypt(v)
+                values[k] = v
+            if "custom" in values:
+                values.pop("custom")  # merged below so existing custom values are kept
+            values["updated_at"] = moment
+            resolved_updates.append((pk, values))
+            if c.get("tags"):
+                tag_links.append((pk, c["tags"]))
+            if c.get("custom"):
+                self._merge_custom(pk, c["custom"])
+        self.table.insert(inserts)
+        if resolved_updates:
+            update_rows(self.table.name, resolved_updates, json_columns=())
+        self._link_tags(tag_links)
+        created = [row["id"] for row in inserts]
+        updated_ids = sorted({pk for pk, _v in resolved_updates} - set(created))
+        self.outcome.created += len(created)
+        self.outcome.updated += len(updated_ids)
+        if created:
+            low, high = min(created), max(created)
+            self.outcome.created_range = (
+                [min(low, self.outcome.created_range[0]), max(high, self.outcome.created_range[1])]
+                if self.outcome.created_range
+                else [low, high]
+            )
+        self.outcome.touched_customer_ids.update(updated_ids)
+        self.timeline(created, "import.created", {"key": "created by import", "job_id": self.ctx.job_id})
+        self.timeline(updated_ids, "customer.updated", {"key": "updated by import", "job_id": self.ctx.job_id})
+
+    def _merge_custom(self, pk: int, values: dict[str, Any]) -> None:
+        current = Customer.objects.filter(pk=pk).values_list("custom", flat=True).first() or {}
+        Customer.objects.filter(pk=pk).update(custom={**current, **values})
+
+    def _link_tags(self, links: list[tuple[int, list[str]]]) -> None:
+        if not links:
+            return
+        names = {name for _pk, tags in links for name in tags} - set(self.tag_ids)
+        if names:
+            self.tag_ids.update(dict(Tag.objects.filter(name__in=names).values_list("name", "pk")))
+            missing = names - set(self.tag_ids)
+            if missing:
+                Tag.objects.bulk_create([Tag(name=n) for n in sorted(missing)], ignore_conflicts=True)
+                self.tag_ids.update(dict(Tag.objects.filter(name__in=missing).values_list("name", "pk")))
+        through = Customer.tags.through
+        insert_ignore(
+            through._meta.db_table,
+            ["customer_id", "tag_id"],
+            [(pk, self.tag_ids[name]) for pk, tags in links for name in tags],
+        )
+
+
+# --- contacts --------------------------------------------------------------------------------
+
+
+def _customer_lookup(batch: list[CleanRow]) -> dict[tuple[str, str], int]:
+    """(key kind, key) -> customer id for the customer references in a batch, in 3 queries at most."""
+    found: dict[tuple[str, str], int] = {}
+    ext = {c["customer_external_id"] for _n, c in batch if c.get("customer_external_id")}
+    if ext:
+        for key, pk in Customer.objects.filter(external_id__in=ext).values_list("external_id", "pk"):
+            found[("external_id", str(key))] = pk
+    for kind in ("email", "phone"):
+        keys = {c[f"customer_{kind}_bidx"] for _n, c in batch if c.get(f"customer_{kind}_bidx")}
+        if keys:
+            rows = (
+                Customer.objects.filter(**{f"{kind}_bidx__in": keys}, is_active=True)
+                .order_by("pk")
+                .values_list(f"{kind}_bidx", "pk")
+            )
+            for key, pk in rows:
+                found.setdefault((kind, key), pk)
+    return found
+
+
+def _resolve_customer(c: dict[str, Any], found: dict[tuple[str, str], int]) -> int | None:
+    if c.get("customer_external_id"):
+        return found.get(("external_id", c["customer_external_id"]))
+    if c.get("customer_email_bidx"):
+        return found.get(("email", c["customer_email_bidx"]))
+    if c.get("customer_phone_bidx"):
+        return found.get(("phone", c["customer_phone_bidx"]))
+    return None
+
+
+def _clean_customer_reference(raw: dict[str, Any], c: dict[str, Any], errors: dict[str, str]) -> None:
+    if raw.get("customer_external_id"):
+        c["customer_external_id"] = str(raw["customer_external_id"]).strip()
+    if raw.get("customer_email"):
+        try:
+            c["customer_email_bidx"] = cleaning.email_bidx(cleaning.clean_email(raw["customer_email"]))
+        except ValueError as exc:
+            errors["customer_email"] = str(exc)
+    if raw.get("customer_phone"):
+        try:
+            c["customer_phone_bidx"] = cleaning.phone_bidx(cleaning.clean_phone(raw["customer_phone"]))
+        except ValueError as exc:
+            errors["customer_phone"] = str(exc)
+    if not ({"customer_external_id", "customer_email_bidx", "customer_phone_bidx"} & set(c)) and not errors:
+        errors["customer"] = _("Say which customer this row belongs to (external id, e-mail or phone).")
+
+
+class ContactImporter(BaseImporter):
+    def __init__(self, ctx: Context, sink: ErrorSink, outcome: Outcome) -> None:
+        super().__init__(ctx, sink, outcome)
+        self.table = Table(Contact)
+        self.encrypt = crypto.keyring().encrypt
+
+    def cleaners(self) -> dict[str, tuple[str, Callable[[Any], Any]]]:
+        return {
+            "name": ("name", validation.clean_name),
+            "title": ("title", _text(100)),
+            "email": ("email", cleaning.clean_email),
+            "phone": ("phone", cleaning.clean_phone),
+            "is_primary": ("is_primary", cleaning.clean_bool),
+            "external_id": ("external_id", _optional_text(100)),
+        }
+
+    def clean(self, raw: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+        c = self.apply_cleaners(raw, errors)
+        _clean_customer_reference(raw, c, errors)
+        if any(k.startswith(CUSTOM_PREFIX) for k in raw):
+            c["custom"] = self.clean_custom(raw, errors)
+        return c
+
+    def prepare(self, batch: list[CleanRow]) -> list[CleanRow]:
+        self.customers = _customer_lookup(batch)
+        external = {c["external_id"] for _n, c in batch if c.get("external_id")}
+        self.existing = (
+            dict(Contact.objects.filter(external_id__in=external).values_list("external_id", "pk")) if external else {}
+        )
+        good = []
+        seen: set[str] = set()
+        for number, c in batch:
+            customer_id = _resolve_customer(c, self.customers)
+            if customer_id is None:
+                self.fail(number, "customer", _("No customer matches this row's customer reference."))
+                continue
+            ext = c.get("external_id")
+            if ext and ext in seen:
+                self.fail(number, "external_id", _("The same external id appears twice in the file."))
+                continue
+            if ext and ext in self.existing and self.ctx.upsert_by != "external_id":
+                self.fail(number, "external_id", _("A contact with this external id already exists."))
+                continue
+            if ext:
+                seen.add(ext)
+            c["customer_id"] = customer_id
+            good.append((number, c))
+        return good
+
+    def write(self, batch: list[CleanRow]) -> None:
+        moment = now()
+        inserts: list[dict[str, Any]] = []
+        updates: list[tuple[int, dict[str, Any]]] = []
+        fresh = [(n, c) for n, c in batch if not (c.get("external_id") and c["external_id"] in self.existing)]
+        ids = self.table.allocate_ids(len(fresh))
+        for (_n, c), pk in zip(fresh, ids, strict=True):
+            row = {k: v for k, v in c.items() if not k.startswith("customer_") or k == "customer_id"}
+            row["email_bidx"] = cleaning.email_bidx(c.get("email") or "")
+            row["phone_bidx"] = cleaning.phone_bidx(c.get("phone") or "")
+            for secret in ("email", "phone"):
+                if row.get(secret):
+                    row[secret] = self.encrypt(row[secret])
+            row.update(id=pk, created_at=moment, updated_at=moment)
+            inserts.append(row)
+        for _n, c in batch:
+            if c.get("external_id") and c["external_id"] in self.existing:
+                values = {k: v for k, v in c.items() if v not in (None, "") and not k.startswith("customer_")}
+                values["customer_id"] = c["customer_id"]
+                if values.get("email"):
+                    values["email_bidx"] = cleaning.email_bidx(values["email"])
+                    values["email"] = self.encrypt(values["email"])
+                if values.get("phone"):
+                    values["phone_bidx"] = cleaning.phone_bidx(values["phone"])
+                    values["phone"] = self.encrypt(values["phone"])
+                values.pop("custom", None)
+                values["updated_at"] = moment
+                updates.append((self.existing[c["external_id"]], values))
+        self.table.insert(inserts)
+        if updates:
+            update_rows(self.table.name, updates)
+        self.outcome.created += len(inserts)
+        self.outcome.updated += len(updates)
+        customers = sorted({row["customer_id"] for row in inserts})
+        self.outcome.touched_customer_ids.update(customers)
+        self.timeline(customers, "contact.added", {"key": "contacts added by import", "job_id": self.ctx.job_id})
+
+
+# --- orders ----------------------------------------------------------------------------------
+
+
+_CURRENCY_ALIASES = {
+    "rmb": "CNY",
+    "人民币": "CNY",
+    "元": "CNY",
+    "¥": "CNY",
+    "美元": "USD",
+    "$": "USD",
+    "欧元": "EUR",
+    "港币": "HKD",
+}
+
+
+class OrderImporter(BaseImporter):
+    """One order per order number; consecutive rows with the same number are its lines."""
+
+    batch_size = 5000
+
+    def __init__(self, ctx: Context, sink: ErrorSink, outcome: Outcome) -> None:
+        super().__init__(ctx, sink, outcome)
+        self.orders = Table(Order)
+        self.lines = Table(OrderLine)
+        self.products: dict[str, tuple[int, str, str]] = {}
+        self.today_limit = timezone.now() + dt.timedelta(minutes=5)
+
+    def clean(self, raw: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+        c: dict[str, Any] = {}
+        f = self.clean_field
+        _clean_customer_reference(raw, c, errors)
+        c["number"] = f(errors, "number", lambda: validation.clean_name(raw.get("number"), max_length=64))
+        c["ordered_at"] = f(errors, "ordered_at", lambda: self._moment(raw.get("ordered_at")))
+        if raw.get("currency") not in (None, ""):
+            c["currency"] = f(
+                errors,
+                "currency",
+                lambda: clean_currency(_CURRENCY_ALIASES.get(str(raw["currency"]).strip().lower(), raw["currency"])),
+            )
+        if raw.get("total_amount") not in (None, ""):
+            c["total_amount"] = f(errors, "total_amount", lambda: clean_amount(raw["total_amount"]))
+        if "status" in raw:
+            c["status"] = f(errors, "status", lambda: cleaning.clean_order_status(raw["status"], "paid"))
+        if "channel" in raw:
+            c["channel"] = f(errors, "channel", lambda: cleaning.clean_order_channel(raw["channel"], "online"))
+        has_line = any(raw.get(k) not in (None, "") for k in ("sku", "product_name", "quantity", "unit_price"))
+        if has_line:
+            line: dict[str, Any] = {
+                "sku": f(errors, "sku", lambda: cleaning.clean_text(raw.get("sku"), max_length=64)),
+                "name": cleaning.clean_text(raw.get("product_name"), max_length=200)[:200],
+                "category": cleaning.clean_text(raw.get("category"), max_length=100)[:100],
+            }
+            line["quantity"] = f(errors, "quantity", lambda: self._quantity(raw.get("quantity")))
+            line["unit_price"] = f(errors, "unit_price", lambda: self._unit_price(raw, line))
+            if line["quantity"] is not None and line["unit_price"] is not None:
+                line["amount"] = (line["quantity"] * line["unit_price"]).quantize(Decimal("0.01"))
+            if not line["sku"] and not line["name"] and "sku" not in errors:
+                errors["product_name"] = _("Give the product's SKU or name.")
+            c["line"] = line
+        elif raw.get("total_amount") in (None, ""):
+            errors["total_amount"] = _("Give the order's amount, or its quantity and unit price.")
+        return c
+
+    def _moment(self, value: Any) -> dt.datetime:
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            value = dt.datetime.combine(value, dt.time())
+        if isinstance(value, str) and len(value) == 10:
+            value = value + " 00:00"
+        moment = validation.clean_datetime(value)
+        if moment > self.today_limit:
+            raise ValueError(_("An order cannot be placed in the future."))
+        return moment
+
+    @staticmethod
+    def _quantity(value: Any) -> Decimal:
+        if value in (None, ""):
+            return Decimal(1)
+        try:
+            quantity = Decimal(str(value).strip())
+        except ArithmeticError as exc:
+            raise ValueError(_("Enter a number.")) from exc
+        if not quantity.is_finite() or quantity <= 0:
+            raise ValueError(_("The quantity must be greater than zero."))
+        if quantity >= Decimal("1e9"):
+            raise ValueError(_("The quantity is too large."))
+        return quantity.quantize(Decimal("0.001"))
+
+    @staticmethod
+    def _unit_price(raw: dict[str, Any], line: dict[str, Any]) -> Decimal:
+        if raw.get("unit_price") in (None, ""):
+            if raw.get("total_amount") in (None, "") or not line.get("quantity"):
+                raise ValueError(_("Give the unit price or the order amount."))
+            return clean_amount(Decimal(str(clean_amount(raw["total_amount"]))) / line["quantity"])
+        return clean_amount(raw["unit_price"])
+
+    def can_cut(self, batch: list[CleanRow]) -> bool:
+        # Never split one order's lines over two batches: cut only between order numbers.
+        return len(batch) < 2 or batch[-1][1].get("number") != batch[-2][1].get("number") or len(batch) > 50_000
+
+    def prepare(self, batch: list[CleanRow]) -> list[CleanRow]:
+        customers = _customer_lookup(batch)
+        numbers = {c["number"] for _n, c in batch}
+        self.existing = dict(Order.objects.filter(number__in=numbers).values_list("number", "pk"))
+        skus = {c["line"]["sku"] for _n, c in batch if c.get("line") and c["line"]["sku"]} - set(self.products)
+        if skus:
+            if len(self.products) > 100_000:
+                self.products.clear()
+            for pk, sku, name, category in Product.objects.filter(sku__in=skus).values_list(
+                "pk", "sku", "name", "category"
+            ):
+                self.products[sku] = (pk, name, category)
+        # Group consecutive rows of one order number; an order with one bad row is rejected whole.
+        grouped: list[tuple[int, dict[str, Any], list[dict[str, Any]]]] = []
+        for number, c in batch:
+            customer_id = _resolve_customer(c, customers)
+            if customer_id is None:
+                self.fail(number, "customer", _("No customer matches this row's customer reference."))
+                continue
+            c["customer_id"] = customer_id
+            if grouped and grouped[-1][1]["number"] == c["number"]:
+                head = grouped[-1][1]
+                if head["customer_id"] != customer_id:
+                    self.fail(number, "customer", _("Rows of one order must belong to one customer."))
+                    continue
+                if c.get("line"):
+                    grouped[-1][2].append(c["line"])
+                continue
+            if c["number"] in self.existing and self.ctx.upsert_by != "external_id":
+                self.fail(number, "number", _("An order with this number already exists."))
+                continue
+            if any(g[1]["number"] == c["number"] for g in grouped[-50:]):
+                self.fail(number, "number", _("The rows of one order must follow each other in the file."))
+                continue
+            grouped.append((number, c, [c["line"]] if c.get("line") else []))
+        self.grouped = grouped
+        return [(n, c) for n, c, _lines in grouped]
+
+    def write(self, batch: list[CleanRow]) -> None:
+        moment = now()
+        lines_of = {id(c): lines for _n, c, lines in self.grouped}
+        fresh = [(n, c) for n, c in batch if c["number"] not in self.existing]
+        ids = self.orders.allocate_ids(len(fresh))
+        order_rows: list[dict[str, Any]] = []
+        line_rows: list[dict[str, Any]] = []
+        replaced: list[tuple[int, dict[str, Any]]] = []
+        touched: set[int] = set()
+        for (_n, c), pk in zip(fresh, ids, strict=True):
+            lines = lines_of.get(id(c), [])
+            order_rows.append(self._order_row(pk, c, lines, moment))
+            line_rows.extend(self._line_row(pk, line) for line in lines)
+            touched.add(c["customer_id"])
+        for _n, c in batch:
+            if c["number"] in self.existing:
+                pk = self.existing[c["number"]]
+                lines = lines_of.get(id(c), [])
+                row = self._order_row(pk, c, lines, moment)
+                row.pop("id")
+                row.pop("created_at")
+                row.pop("version", None)
+                replaced.append((pk, row))
+                touched.add(c["customer_id"])
+        if replaced:
+            OrderLine.objects.filter(order_id__in=[pk for pk, _r in replaced]).delete()
+            update_rows(self.orders.name, replaced)
+            for pk, _row in replaced:
+                c = next(c for _n, c in batch if self.existing.get(c["number"]) == pk)
+                line_rows.extend(self._line_row(pk, line) for line in lines_of.get(id(c), []))
+        line_ids = self.lines.allocate_ids(len(line_rows))
+        for row, pk in zip(line_rows, line_ids, strict=True):
+            row["id"] = pk
+        self.orders.insert(order_rows)
+        self.lines.insert(line_rows)
+        self.outcome.created += len(order_rows)
+        self.outcome.updated += len(replaced)
+        self.outcome.touched_customer_ids.update(touched)
+
+    def _order_row(self, pk: int, c: dict[str, Any], lines: list[dict[str, Any]], moment: Any) -> dict[str, Any]:
+        total = c.get("total_amount")
+        if total is None:
+            total = sum((line["amount"] for line in lines), Decimal("0.00"))
+        row = {
+            "id": pk,
+            "customer_id": c["customer_id"],
+            "number": c["number"],
+            "ordered_at": c["ordered_at"],
+            "total_amount": total,
+            "created_at": moment,
+            "updated_at": moment,
+        }
+        for key in ("currency", "status", "channel"):
+            if c.get(key):
+                row[key] = c[key]
+        if row.get("status") == "refunded":
+            row["refunded_amount"] = total
+        return row
+
+    def _line_row(self, order_id: int, line: dict[str, Any]) -> dict[str, Any]:
+        product = self.products.get(line["sku"]) if line["sku"] else None
+        return {
+            "order_id": order_id,
+            "product_id": product[0] if product else None,
+            "sku": line["sku"],
+            "name": line["name"] or (product[1] if product else line["sku"]),
+            "category": line["category"] or (product[2] if product else ""),
+            "quantity": line["quantity"],
+            "unit_price": line["unit_price"],
+            "amount": line["amount"],
+        }
+
+
+IMPORTERS: dict[str, type[BaseImporter]] = {
+    "customers": CustomerImporter,
+    "contacts": ContactImporter,
+    "orders": OrderImporter,
+}
+
+
+def error_file_for(job_dir: Path) -> Path:
+    return job_dir / "errors.jsonl"
+
+
+def media_path(relative: str) -> Path:
+    return Path(settings.MEDIA_ROOT) / relative

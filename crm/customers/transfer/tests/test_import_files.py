@@ -1,0 +1,114 @@
+"""File-level problems: XLSX, truncated or damaged files, wrong types, empty files — clear errors, no 500."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from typing import Any
+
+import pytest
+from openpyxl import Workbook
+
+from crm.core.errors import ValidationFailed
+from crm.customers.models import Customer
+from crm.customers.transfer import services
+from crm.customers.transfer.tests.helpers import csv_bytes, run_import
+
+pytestmark = pytest.mark.django_db
+
+
+def xlsx_bytes(rows: list[list[Any]]) -> bytes:
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet()
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_xlsx_with_numbers_and_dates_imports(admin: Any) -> None:
+    # given an Excel sheet where the phone is a number and the birthday a real date cell
+    data = xlsx_bytes([["姓名", "手机", "生日", "省份"], ["吴十", 13500135000, dt.datetime(1992, 5, 6), "广东"]])
+    job = run_import(admin, data, name="客户.xlsx")
+    assert job.status == "succeeded", job.message
+    customer = Customer.objects.get()
+    assert (customer.phone, customer.birth_date, customer.region) == ("+8613500135000", dt.date(1992, 5, 6), "广东")
+
+
+def test_truncated_xlsx_is_refused_clearly(admin: Any) -> None:
+    data = xlsx_bytes([["姓名"]] + [[f"n{i}"] for i in range(200)])
+    with pytest.raises(ValidationFailed) as caught:
+        services.create_import_job(
+            actor=admin, upload=io.BytesIO(data[: len(data) // 2]), file_name="broken.xlsx", kind="customers"
+        )
+    assert "file" in caught.value.errors
+    assert not Customer.objects.exists()
+
+
+def test_csv_renamed_to_xlsx_is_refused(admin: Any) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        services.create_import_job(
+            actor=admin, upload=io.BytesIO(csv_bytes([["name"], ["x"]])), file_name="fake.xlsx", kind="customers"
+        )
+    assert "file" in caught.value.errors
+
+
+def test_empty_file_and_unknown_extension(admin: Any) -> None:
+    with pytest.raises(ValidationFailed):
+        services.create_import_job(actor=admin, upload=io.BytesIO(b""), file_name="e.csv", kind="customers")
+    with pytest.raises(ValidationFailed) as caught:
+        services.create_import_job(actor=admin, upload=io.BytesIO(b"x"), file_name="e.pdf", kind="customers")
+    assert "file" in caught.value.errors
+
+
+def test_binary_garbage_as_csv_reports_undecodable_lines(admin: Any) -> None:
+    data = csv_bytes([["name"], ["ok"]]) + bytes([0xFF, 0xFE, 0xFD, 0x81, 0x0A])
+    job = run_import(admin, data, mode="valid_rows", encoding="utf-8")
+    assert job.status == "succeeded"
+    assert job.created_count == 1
+    assert job.error_count == 1
+
+
+def test_missing_required_column_is_a_mapping_error(admin: Any) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        services.create_import_job(
+            actor=admin,
+            upload=io.BytesIO(csv_bytes([["email"], ["a@example.com"]])),
+            file_name="x.csv",
+            kind="customers",
+            columns={"0": "email"},
+        )
+    assert "mapping.name" in caught.value.errors
+
+
+def test_invalid_options_are_field_errors(admin: Any) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        services.create_import_job(
+            actor=admin,
+            upload=io.BytesIO(b"name\nx\n"),
+            file_name="x.csv",
+            kind="widgets",
+            mode="sometimes",
+            encoding="ebcdic",
+        )
+    assert {"kind", "mode", "encoding"} <= set(caught.value.errors)
+
+
+def test_messy_real_world_file(admin: Any) -> None:
+    # given the kind of file a shop exports: GBK, marked headers, full-width spaces, blank lines, bad rows
+    lines = [
+        ["客户名称*", "手机号(必填)", "电子邮件", "性别", "生日", "省份", "城市", "标签", "备注"],
+        ["上海某某贸易有限公司", "021-12345678", "", "", "", "上海", "上海", "企业；重点", "x"],
+        ["张\u3000伟", "138-0013-8001", "ZW@Example.cn", "男", "1988年7月9日", "江苏", "南京", "", ""],
+        ["", "", "", "", "", "", "", "", ""],
+        ["李娜", "不详", "", "女", "", "", "", "", ""],
+        ["王芳", "13900139001", "wangfang@", "女", "1991-13-01", "", "", "", ""],
+    ]
+    data = csv_bytes(lines, encoding="gbk")
+    job = run_import(admin, data, mode="valid_rows")
+    assert job.status == "succeeded", job.message
+    assert job.created_count == 2
+    assert {(e["row"], e["field"]) for e in job.errors} == {(5, "phone"), (6, "email"), (6, "birth_date")}
+    assert Customer.objects.get(name="张 伟").birth_date == dt.date(1988, 7, 9)
+    assert Customer.objects.get(name="上海某某贸易有限公司").phone == "+862112345678"
