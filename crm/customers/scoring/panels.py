@@ -24,3 +24,13 @@ def analytics_panel(request: HttpRequest) -> SafeString | None:
         return None
     data = selectors.customer_analytics(user, top=0)
     return SafeString(render_to_string("scoring/_analytics_panel.html", {"data": data}, request=request))
+
+
+def segments_panel(request: HttpRequest) -> SafeString | None:
+    from crm.customers.segments import selectors as segment_selectors
+
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    segments = list(segment_selectors.segments_for(user).order_by("-updated_at", "-id")[:8])
+    return SafeString(render_to_string("segments/_panel.html", {"segments": segments}, request=request))

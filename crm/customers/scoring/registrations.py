@@ -32,4 +32,6 @@ def _register_pages() -> None:
     register_panel("customers", "customers.contact_today", panels.contact_today_panel, order=20)
     register_panel("customers", "customers.analytics", panels.analytics_panel, order=30)
     register_panel("analytics", "customers.analytics", panels.analytics_panel, order=10)
+    register_panel("customers", "customers.segments", panels.segments_panel, order=40)
+    register_panel("marketing", "customers.segments", panels.segments_panel, order=10)
     override_url("analytics", "customers:scores-analytics")

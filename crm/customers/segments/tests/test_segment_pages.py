@@ -132,3 +132,22 @@ def test_edit_and_delete(people: dict[str, Any], admin_client: Client) -> None:
 
 def test_segment_of_nobody_visible_is_404_on_pages(people: dict[str, Any], admin_client: Client) -> None:
     assert admin_client.get("/customers/segments/424242/").status_code == 404
+
+
+def test_segments_panel_on_marketing_and_customers_pages(people: dict[str, Any], admin_client: Client) -> None:
+    admin_client.post("/customers/segments/new/", {"name": "春节名单", "kind": "static", "action": "save"})
+    for url in ("/marketing/", "/customers-home/"):
+        html = admin_client.get(url).content.decode()
+        assert 'data-testid="segments-panel"' in html
+        assert "春节名单" in html
+
+
+def test_segment_list_api_runs_a_constant_number_of_queries(
+    people: dict[str, Any], api_client: Client, django_assert_max_num_queries: Any
+) -> None:
+    for i in range(6):
+        api_client.post("/api/v1/segments", {"name": f"名单{i}", "kind": "static"}, content_type="application/json")
+    for limit in (1, 6):
+        with django_assert_max_num_queries(8):
+            page = api_client.get(f"/api/v1/segments?limit={limit}").json()
+        assert len(page["items"]) == limit
