@@ -79,3 +79,23 @@ def test_fit_never_returns_non_finite_parameters_on_degenerate_data() -> None:
     x = np.zeros(100)
     fitted = vm.fit_bgnbd(x, np.zeros(100), np.full(100, 30.0))
     assert all(np.isfinite([fitted.r, fitted.alpha, fitted.a, fitted.b]))
+
+
+def test_expected_purchases_stay_finite_for_very_frequent_buyers() -> None:
+    # 2F1(r+x, b+x; …) overflows for large x in the textbook form; the Euler-transformed form must
+    # agree with it where both are finite and stay finite beyond.
+    from scipy import special
+
+    r, alpha, a, b = 0.243, 4.414, 0.793, 2.426
+    for x, t_x in [(20, 30.0), (100, 38.0)]:
+        T, t = 38.86, 39.0
+        z = t / (alpha + T + t)
+        textbook = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * special.hyp2f1(r + x, b + x, a + b + x - 1, z)
+        textbook *= (a + b + x - 1) / (a - 1) / (1 + a / (b + x - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x))
+        ours = vm.bgnbd_expected_purchases(CDNOW_BGNBD, t, np.array([float(x)]), np.array([t_x]), np.array([T]))
+        assert float(ours[0]) == pytest.approx(textbook, rel=1e-9)
+    many = vm.bgnbd_expected_purchases(
+        CDNOW_BGNBD, 52, np.array([300.0, 1000.0, 5000.0]), np.array([38.0, 38.5, 38.8]), np.full(3, 38.86)
+    )
+    assert np.all(np.isfinite(many))
+    assert np.all(np.diff(many) > 0)
