@@ -450,6 +450,22 @@ def _spread_counts(customer_ids: Ints, counts: dict[int, tuple[int, ...]], width
 # --- writing ------------------------------------------------------------------------------------
 
 
+REBUILD_ROWS = 100_000
+
+
+def _drop_secondary_indexes(cursor: Any, table: str) -> list[str]:
+    """Drop the table's indexes that back no constraint; return the statements that recreate them."""
+    cursor.execute(
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema() "
+        "AND i.tablename = %s AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
+        [table],
+    )
+    found = cursor.fetchall()
+    for name, _definition in found:
+        cursor.execute(f'DROP INDEX "{name}"')
+    return [definition for _name, definition in found]
+
+
 def write_scores(scored: Scored, *, replace_all: bool) -> None:
     """Write the rows. Incremental: merge through a staging table (upsert). Full (`replace_all`):
     replace the table's contents in the caller's transaction — TRUNCATE + COPY on PostgreSQL,
@@ -462,10 +478,10 @@ def write_scores(scored: Scored, *, replace_all: bool) -> None:
     with connection.cursor() as cursor:
         if replace_all:
             if _is_postgres():
-                # TRUNCATE refuses while deferred FK checks on the table are pending in this transaction.
+                # TRUNCATE (and CREATE INDEX below) refuse while deferred FK checks on the table are
+                # pending in this transaction: check foreign keys as rows arrive during this step.
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 cursor.execute(f"TRUNCATE {table}")
-                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
             else:
                 cursor.execute(f"DELETE FROM {table}")
             target = table
@@ -476,12 +492,20 @@ def write_scores(scored: Scored, *, replace_all: bool) -> None:
         if len(scored):
             if _is_postgres():
                 payload = rows.copy_text(scored.columns)
-                with cursor.cursor.copy(f"COPY {target} ({cols}) FROM STDIN") as copy:
+                # After TRUNCATE in this transaction, rows can be written already frozen, and for a
+                # big table building the secondary indexes once is cheaper than a million inserts.
+                rebuild = _drop_secondary_indexes(cursor, table) if replace_all and len(scored) >= REBUILD_ROWS else []
+                options = " WITH (FREEZE)" if replace_all else ""
+                with cursor.cursor.copy(f"COPY {target} ({cols}) FROM STDIN{options}") as copy:
                     copy.write(payload)
+                for definition in rebuild:
+                    cursor.execute(definition)
             else:
                 cursor.executemany(
                     f"INSERT INTO {target} ({cols}) VALUES ({placeholders})", rows.python_rows(scored.columns)
                 )
+        if replace_all and _is_postgres():
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         if not replace_all:
             updates = ", ".join(f"{c} = excluded.{c}" for c in SCORE_COLUMNS[1:])
             cursor.execute(

@@ -75,10 +75,8 @@ def copy_text(columns: Sequence[Column]) -> str:
     """The COPY FROM STDIN (text format) payload of all rows."""
     if not columns or len(columns[0].values) == 0:
         return ""
-    line = _as_text(columns[0], postgres=True)
-    for column in columns[1:]:
-        line = np.strings.add(np.strings.add(line, "\t"), _as_text(column, postgres=True))
-    return "\n".join(line.tolist()) + "\n"
+    texts = [_as_text(column, postgres=True).tolist() for column in columns]
+    return "".join(["\t".join(row) + "\n" for row in zip(*texts, strict=True)])
 
 
 def python_rows(columns: Sequence[Column]) -> list[tuple[Any, ...]]:

@@ -130,3 +130,22 @@ def test_cli_rejects_bad_customer_ids(db: Any) -> None:
 
     with pytest.raises(CommandError):
         call_command("scores", "recompute", "--customers", "1,x")
+
+
+def test_large_full_run_rebuilds_the_same_indexes(synthetic_shop: list[Customer], monkeypatch: Any) -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("index rebuild is the PostgreSQL bulk path")
+
+    def index_names() -> set[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'customers_customerscore'")
+            return {row[0] for row in cursor.fetchall()}
+
+    before = index_names()
+    monkeypatch.setattr(compute, "REBUILD_ROWS", 1)
+    compute.recompute_full(as_of=AS_OF)
+    assert index_names() == before
+    assert CustomerScore.objects.count() == 400
+    assert CustomerScore.objects.filter(value_tier="A").count() > 0
