@@ -271,3 +271,20 @@ def test_member_cannot_open_admin_pages(client: Client) -> None:
     assert client.get("/identity/admin/users/").status_code == 404
     assert client.get("/identity/admin/roles/").status_code == 404
     assert b"identity-admin-panel" not in client.get("/administration/").content
+
+
+@pytest.mark.django_db
+def test_saved_language_and_time_zone_apply_to_pages_and_api() -> None:
+    from crm.testing.factories import make_token
+
+    user = make_user(username="eve", language="en", time_zone="Europe/Berlin")
+    client = Client()
+    client.force_login(user)
+    page = client.get("/identity/profile/", headers={"Accept-Language": "zh-hans"})
+    assert "Your profile" in page.content.decode()
+    assert page["Content-Language"] == "en"
+    api = Client(headers={"Authorization": f"Bearer {make_token(user)}"})
+    assert api.get("/api/v1/users/999999", headers={"Accept-Language": "zh-hans"})["Content-Language"] == "zh-hans"
+    assert api.get("/api/v1/users/999999")["Content-Language"] == "en"
+    client.cookies["django_language"] = "zh-hans"
+    assert "个人资料" in client.get("/identity/profile/").content.decode()
