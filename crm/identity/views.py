@@ -336,7 +336,10 @@ def token_revoke_view(request: AuthedRequest, token_id: int) -> HttpResponse:
         raise Http404 from exc
     revoke_token(token, actor=request.user)
     messages.success(request, _("The token was revoked."))
-    return redirect(request.POST.get("back") or reverse("identity:profile") + "#tokens")
+    back = request.POST.get("back") or ""
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, require_https=request.is_secure()):
+        back = reverse("identity:profile") + "#tokens"
+    return redirect(back)
 
 
 @login_required

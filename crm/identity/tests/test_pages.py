@@ -288,3 +288,30 @@ def test_saved_language_and_time_zone_apply_to_pages_and_api() -> None:
     assert api.get("/api/v1/users/999999")["Content-Language"] == "en"
     client.cookies["django_language"] = "zh-hans"
     assert "个人资料" in client.get("/identity/profile/").content.decode()
+
+
+@pytest.mark.django_db
+def test_token_revoke_never_redirects_off_site() -> None:
+    from crm.testing.factories import make_token
+
+    user = make_user(username="alice")
+    make_token(user, name="t")
+    client = Client()
+    client.force_login(user)
+    token = ApiToken.objects.get(user=user)
+    response = client.post(f"/identity/tokens/{token.pk}/revoke/", {"back": "https://evil.example/"})
+    assert response.status_code == 302
+    assert response["Location"].startswith("/identity/profile/")
+    other = make_user(username="bob")
+    make_token(other, name="b")
+    foreign = ApiToken.objects.get(user=other)
+    assert client.post(f"/identity/tokens/{foreign.pk}/revoke/").status_code == 404
+    foreign.refresh_from_db()
+    assert foreign.revoked_at is None
+
+
+@pytest.mark.django_db
+def test_login_next_never_redirects_off_site() -> None:
+    make_user(username="alice")
+    response = Client().post("/login/", {"username": "alice", "password": PASSWORD, "next": "https://evil.example/"})
+    assert response["Location"] == "/"
