@@ -315,3 +315,25 @@ def test_login_next_never_redirects_off_site() -> None:
     make_user(username="alice")
     response = Client().post("/login/", {"username": "alice", "password": PASSWORD, "next": "https://evil.example/"})
     assert response["Location"] == "/"
+
+
+@pytest.mark.django_db
+def test_viewer_of_users_sees_pages_without_edit_buttons(team_a: Team) -> None:
+    from crm.identity.models import RolePermission
+
+    role = Role.objects.create(name="Looker", code="looker")
+    RolePermission.objects.create(role=role, object_type="identity.user", verb="view", scope=4)
+    RolePermission.objects.create(role=role, object_type="identity.department", verb="view", scope=4)
+    looker = make_user(username="looker", role=role)
+    target = make_user(username="target", team=team_a, department=team_a.department)
+    client = Client()
+    client.force_login(looker)
+    page = client.get(f"/identity/admin/users/{target.pk}/").content.decode()
+    assert "user-save" not in page
+    assert "user-disable" not in page
+    department_page = client.get(f"/identity/admin/departments/{team_a.department_id}/").content.decode()
+    assert 'name="delete"' not in department_page
+    # and posting anyway changes nothing
+    assert client.post(f"/identity/admin/users/{target.pk}/disable/").status_code == 404
+    target.refresh_from_db()
+    assert target.is_active
