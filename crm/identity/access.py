@@ -13,12 +13,16 @@ from crm.identity.models import ApiToken, Department, Role, Team, User
 
 def register_identity_models() -> None:
     # "own" user = oneself; team/department scopes follow the user's team and department.
-    # Identity records are never shared with RecordShare (share_field=None).
-    access.register(User, owner_field="id", team_field="team", department_field="department", share_field=None)
-    access.register(Department, owner_field="members", team_field="teams", department_field="id", share_field=None)
-    access.register(Team, owner_field="members", team_field="id", department_field="department", share_field=None)
+    access.register(User, owner_field="id", team_field="team", department_field="department")
+    access.register(Department, owner_field="members", team_field="teams", department_field="id")
+    access.register(Team, owner_field="members", team_field="id", department_field="department")
     # Roles belong to no one: "own" = the role one holds; wider scopes need ALL.
-    access.register(Role, owner_field="users", team_field=None, department_field=None, share_field=None)
-    # Tokens are personal secrets: only their owner, or a scope of ALL (administrators), reaches them;
-    # no team/department path, so neither a TEAM grant nor a manager's team widens it.
-    access.register(ApiToken, owner_field="user", team_field=None, department_field=None, share_field=None)
+    access.register(Role, owner_field="users", team_field=None, department_field=None)
+    # Tokens are personal: a manager does not reach the team's tokens (administrators revoke them).
+    access.register(
+        ApiToken,
+        owner_field="user",
+        team_field="user__team",
+        department_field="user__department",
+        manager_reach=False,
+    )
