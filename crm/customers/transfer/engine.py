@@ -665,6 +665,7 @@ class OrderImporter(BaseImporter):
         self.products: dict[str, tuple[int, str, str]] = {}
         self.today_limit = timezone.now() + dt.timedelta(minutes=5)
         self.zone = timezone.get_current_timezone()
+        self.currencies: dict[str, str | ValueError] = {}
 
     def clean(self, raw: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
         c: dict[str, Any] = {}
@@ -673,11 +674,7 @@ class OrderImporter(BaseImporter):
         c["number"] = f(errors, "number", lambda: validation.clean_name(raw.get("number"), max_length=64))
         c["ordered_at"] = f(errors, "ordered_at", lambda: self._moment(raw.get("ordered_at")))
         if raw.get("currency") not in (None, ""):
-            c["currency"] = f(
-                errors,
-                "currency",
-                lambda: clean_currency(_CURRENCY_ALIASES.get(str(raw["currency"]).strip().lower(), raw["currency"])),
-            )
+            c["currency"] = f(errors, "currency", lambda: self._currency(raw["currency"]))
         if raw.get("total_amount") not in (None, ""):
             c["total_amount"] = f(errors, "total_amount", lambda: clean_amount(raw["total_amount"]))
         if "status" in raw:
@@ -701,6 +698,20 @@ class OrderImporter(BaseImporter):
         elif raw.get("total_amount") in (None, ""):
             errors["total_amount"] = _("Give the order's amount, or its quantity and unit price.")
         return c
+
+    def _currency(self, value: Any) -> str:
+        key = str(value)
+        if key not in self.currencies:
+            if len(self.currencies) > 1000:
+                self.currencies.clear()
+            try:
+                self.currencies[key] = clean_currency(_CURRENCY_ALIASES.get(key.strip().lower(), key))
+            except ValueError as exc:
+                self.currencies[key] = exc
+        found = self.currencies[key]
+        if isinstance(found, ValueError):
+            raise found
+        return found
 
     def _moment(self, value: Any) -> dt.datetime:
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
