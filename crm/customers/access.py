@@ -23,6 +23,8 @@ def register_all() -> None:
         "owner_field": "customer__owner",
         "team_field": "customer__owner__team",
         "department_field": "customer__owner__department",
+        # A customer shared with a team or department brings its contacts, needs, orders along.
+        "share_field": "customer",
     }
     access.register(m.Contact, **follows_customer, sensitive_fields=("email", "phone"))
     access.register(m.CustomerChannel, **follows_customer, sensitive_fields=("value",))
@@ -34,12 +36,14 @@ def register_all() -> None:
         owner_field="order__customer__owner",
         team_field="order__customer__owner__team",
         department_field="order__customer__owner__department",
+        share_field="order__customer",
     )
     access.register(
         m.Refund,
         owner_field="order__customer__owner",
         team_field="order__customer__owner__team",
         department_field="order__customer__owner__department",
+        share_field="order__customer",
     )
     # Catalogue and configuration: shared company-wide; roles grant them at scope ALL or not at all.
     for model in (m.Product, m.NeedType, m.Tag):

@@ -12,8 +12,6 @@ cut points and parameters, so it costs little and agrees with a full run on the 
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 import math
 import time
@@ -29,7 +27,7 @@ from numpy.typing import NDArray
 
 from crm.customers.choices import NeedLevel, NeedStatus, OrderStatus
 from crm.customers.models import Customer, CustomerScore, Need, Order
-from crm.customers.scoring import priority, rfm, value_models
+from crm.customers.scoring import priority, rfm, rows, value_models
 from crm.customers.scoring.store.models import ScoringRun
 
 logger = logging.getLogger(__name__)
@@ -131,13 +129,21 @@ def _epoch(expr: str) -> str:
     return f"((julianday({expr}) - 2440587.5) * 86400.0)"
 
 
+def _net_amount() -> str:
+    # float8 keeps the hash aggregate's state small (a numeric SUM state is ~3x larger and slower);
+    # sums of two-decimal amounts stay exact to the cent far beyond any real customer's spend.
+    if _is_postgres():
+        return "(o.total_amount - o.refunded_amount)::float8"
+    return "CAST(o.total_amount - o.refunded_amount AS REAL)"
+
+
 def _aggregate_select(where_ids: str) -> str:
     order = Order._meta.db_table
     statuses = ", ".join(f"'{s}'" for s in COUNTED_STATUSES)
     return (
         f"SELECT o.customer_id, COUNT(*) AS orders, {_epoch('MIN(o.ordered_at)')} AS first_epoch, "
         f"{_epoch('MAX(o.ordered_at)')} AS last_epoch, "
-        f"SUM(o.total_amount - o.refunded_amount) AS monetary "
+        f"SUM({_net_amount()}) AS monetary "
         f"FROM {order} o WHERE o.status IN ({statuses}) AND o.ordered_at <= %s {where_ids} "
         f"GROUP BY o.customer_id"
     )
@@ -192,11 +198,24 @@ def aggregate_all_into_temp(as_of: datetime) -> None:
 
 
 def fetch_temp_aggregates() -> Aggregates:
+    select = "SELECT customer_id, orders, first_epoch, last_epoch, monetary FROM scoring_agg ORDER BY customer_id"
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT customer_id, orders, first_epoch, last_epoch, monetary FROM scoring_agg ORDER BY customer_id"
-        )
-        return _to_arrays(cursor.fetchall())
+        if not _is_postgres():
+            cursor.execute(select)
+            return _to_arrays(cursor.fetchall())
+        # One COPY and one C-level parse instead of a Python tuple per customer.
+        with cursor.cursor.copy(f"COPY ({select}) TO STDOUT") as copy:
+            payload = b"".join(bytes(block) for block in copy)
+    if not payload:
+        return Aggregates.empty()
+    values = np.fromstring(payload.replace(b"\t", b",").replace(b"\n", b","), sep=",").reshape(-1, 5)
+    return Aggregates(
+        customer_id=values[:, 0].astype(np.int64),
+        orders=values[:, 1].copy(),
+        first_epoch=values[:, 2].copy(),
+        last_epoch=values[:, 3].copy(),
+        monetary=values[:, 4].copy(),
+    )
 
 
 def quintile_cuts(as_of: datetime) -> tuple[list[float], list[float], list[float]]:
@@ -253,7 +272,10 @@ def need_counts(customer_ids: Sequence[int] | None) -> dict[int, tuple[int, int,
 @dataclass
 class Scored:
     customer_ids: Ints
-    rows: list[tuple[Any, ...]]
+    columns: list[rows.Column]
+
+    def __len__(self) -> int:
+        return int(self.customer_ids.size)
 
 
 def _model_inputs(agg: Aggregates, as_of: datetime) -> tuple[Floats, Floats, Floats, Floats]:
@@ -266,7 +288,10 @@ def _model_inputs(agg: Aggregates, as_of: datetime) -> tuple[Floats, Floats, Flo
     return x, t_x, T, m
 
 
-def fit_state(agg: Aggregates, as_of: datetime, previous: ScoringRun | None) -> State:
+Basis = tuple[Floats, Floats, Floats]
+
+
+def fit_state(agg: Aggregates, as_of: datetime, previous: ScoringRun | None) -> tuple[State, Basis]:
     """Cut points (already in SQL) aside, fit the value models and derive tier thresholds."""
     state = State(as_of=as_of)
     if previous is not None:
@@ -277,7 +302,12 @@ def fit_state(agg: Aggregates, as_of: datetime, previous: ScoringRun | None) -> 
         rng = np.random.default_rng(0)
         sample = rng.choice(x.size, FIT_SAMPLE, replace=False) if x.size > FIT_SAMPLE else np.arange(x.size)
         try:
-            fitted = value_models.fit_bgnbd(x[sample], t_x[sample], T[sample])
+            start = (
+                (state.bgnbd.r, state.bgnbd.alpha, state.bgnbd.a, state.bgnbd.b)
+                if state.bgnbd
+                else (1.0, 1.0, 1.0, 1.0)
+            )
+            fitted = value_models.fit_bgnbd(x[sample], t_x[sample], T[sample], initial=start)
             if all(math.isfinite(v) and v > 0 for v in (fitted.r, fitted.alpha, fitted.a, fitted.b)):
                 state.bgnbd = fitted
         except (ValueError, FloatingPointError):
@@ -286,20 +316,26 @@ def fit_state(agg: Aggregates, as_of: datetime, previous: ScoringRun | None) -> 
         if repeat.size >= MIN_FIT_CUSTOMERS:
             chosen = rng.choice(repeat, FIT_SAMPLE, replace=False) if repeat.size > FIT_SAMPLE else repeat
             try:
-                gg = value_models.fit_gamma_gamma(agg.orders[chosen], m[chosen])
+                gg_start = (
+                    (state.gamma_gamma.p, state.gamma_gamma.q, state.gamma_gamma.gamma)
+                    if state.gamma_gamma
+                    else (1.0, 1.0, 1.0)
+                )
+                gg = value_models.fit_gamma_gamma(agg.orders[chosen], m[chosen], initial=gg_start)
                 if gg.q > 1 and all(math.isfinite(v) and v > 0 for v in (gg.p, gg.q, gg.gamma)):
                     state.gamma_gamma = gg
             except (ValueError, FloatingPointError):
                 logger.warning("Gamma-Gamma fit failed; keeping the previous parameters", exc_info=True)
-    value = _value_basis(agg, state)[2]
+    basis = _value_basis(agg, state)
+    value = basis[2]
     if value.size:
         state.tier_a_min = float(np.quantile(value, 1 - TIER_A_SHARE))
         state.tier_b_min = float(np.quantile(value, 1 - TIER_A_SHARE - TIER_B_SHARE))
         state.value_scale = max(float(np.quantile(value, 0.95)), 1e-9)
-    return state
+    return state, basis
 
 
-def _value_basis(agg: Aggregates, state: State) -> tuple[Floats, Floats, Floats]:
+def _value_basis(agg: Aggregates, state: State) -> Basis:
     """(P(alive), expected purchases, expected 12-month value); without fitted models: NaN, NaN, net spend."""
     x, t_x, T, m = _model_inputs(agg, state.as_of)
     if state.bgnbd is None:
@@ -321,15 +357,17 @@ def score(
     needs: dict[int, tuple[int, int, int]],
     tickets: dict[int, int],
     computed_at: datetime,
+    basis: Basis | None = None,
 ) -> Scored:
-    """Score `customer_ids` (sorted; a superset of agg.customer_id) against `state`."""
+    """Score `customer_ids` (sorted; a superset of agg.customer_id) against `state`, column-wise."""
     n = customer_ids.size
     pos = np.searchsorted(customer_ids, agg.customer_id)
     has_orders = np.zeros(n, dtype=bool)
     has_orders[pos] = True
+    no_orders = ~has_orders
 
-    def spread(values: Floats, fill: float = np.nan) -> Floats:
-        out = np.full(n, fill, dtype=np.float64)
+    def spread(values: NDArray[Any], fill: Any = np.nan, dtype: Any = np.float64) -> NDArray[Any]:
+        out = np.full(n, fill, dtype=dtype)
         out[pos] = values
         return out
 
@@ -338,24 +376,16 @@ def score(
     r_scores = rfm.score_recency(recency_days, state.recency_cuts)
     f_scores = rfm.score_ascending(agg.orders, state.frequency_cuts)
     m_scores = rfm.score_ascending(agg.monetary, state.monetary_cuts)
-    segments = rfm.segments_for(r_scores, f_scores)
-    p_alive, purchases, value = _value_basis(agg, state)
+    segments = rfm.segment_codes(r_scores, f_scores)
+    p_alive, purchases, value = basis if basis is not None else _value_basis(agg, state)
     tiers = np.where(value >= state.tier_a_min, "A", np.where(value >= state.tier_b_min, "B", "C"))
     x = agg.orders - 1
     with np.errstate(divide="ignore", invalid="ignore"):
         usual_gap = np.where(x > 0, (agg.last_epoch - agg.first_epoch) / DAY / np.maximum(x, 1), np.nan)
 
-    need_arr = np.zeros((n, 3))
-    ticket_arr = np.zeros(n)
-    if needs or tickets:
-        for i, cid in enumerate(customer_ids.tolist()):
-            counts = needs.get(cid)
-            if counts:
-                need_arr[i] = counts
-            ticket_arr[i] = tickets.get(cid, 0)
-
-    tier_full = np.full(n, "", dtype=object)
-    tier_full[pos] = tiers
+    need_arr = _spread_counts(customer_ids, dict(needs), 3)
+    ticket_arr = _spread_counts(customer_ids, {k: (v,) for k, v in tickets.items()}, 1)[:, 0]
+    tier_full = spread(tiers, "", object)
     scores, reasons = priority.compute_priority(
         priority.PriorityInput(
             has_orders=has_orders,
@@ -370,114 +400,119 @@ def score(
             open_tickets=ticket_arr,
         )
     )
-
-    first_iso = _iso(agg.first_epoch)
-    last_iso = _iso(agg.last_epoch)
-    computed = computed_at.isoformat()
-    rows: list[tuple[Any, ...]] = []
-    j = 0
-    agg_ids = agg.customer_id
-    for i, cid in enumerate(customer_ids.tolist()):
-        if j < agg_ids.size and agg_ids[j] == cid:
-            orders = int(agg.orders[j])
-            money = round(float(agg.monetary[j]), 2)
-            pa = float(p_alive[j])
-            rows.append(
-                (
-                    cid,
-                    first_iso[j],
-                    last_iso[j],
-                    int(recency_days[j]),
-                    orders,
-                    f"{money:.2f}",
-                    f"{money / orders:.2f}",
-                    int(r_scores[j]),
-                    int(f_scores[j]),
-                    int(m_scores[j]),
-                    segments[j],
-                    None if math.isnan(pa) else round(pa, 6),
-                    None if math.isnan(purchases[j]) else round(float(purchases[j]), 4),
-                    None if state.bgnbd is None else f"{float(value[j]):.2f}",
-                    str(tiers[j]),
-                    int(need_arr[i, 0]),
-                    int(need_arr[i, 1]),
-                    int(ticket_arr[i]),
-                    float(scores[i]),
-                    json.dumps(reasons[i], ensure_ascii=False),
-                    computed,
-                )
-            )
-            j += 1
-        else:
-            rows.append(
-                (
-                    cid,
-                    None,
-                    None,
-                    None,
-                    0,
-                    "0.00",
-                    "0.00",
-                    None,
-                    None,
-                    None,
-                    "",
-                    None,
-                    None,
-                    None,
-                    "",
-                    int(need_arr[i, 0]),
-                    int(need_arr[i, 1]),
-                    int(ticket_arr[i]),
-                    float(scores[i]),
-                    json.dumps(reasons[i], ensure_ascii=False),
-                    computed,
-                )
-            )
-    return Scored(customer_ids=customer_ids, rows=rows)
+    orders = spread(agg.orders, 0.0)
+    monetary = spread(agg.monetary, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        average = np.where(orders > 0, monetary / np.maximum(orders, 1), 0.0)
+    p_alive_full = spread(p_alive)
+    purchases_full = spread(purchases)
+    value_full = spread(value)
+    no_model = np.full(n, state.bgnbd is None)
+    columns = [
+        rows.Column("int", customer_ids),
+        rows.Column("timestamp", spread(agg.first_epoch, 0.0), null=no_orders),
+        rows.Column("timestamp", spread(agg.last_epoch, 0.0), null=no_orders),
+        rows.Column("int", spread(recency_days, 0.0), null=no_orders),
+        rows.Column("int", orders),
+        rows.Column("fixed", monetary, decimals=2),
+        rows.Column("fixed", average, decimals=2),
+        rows.Column("int", spread(r_scores, 0, np.int64), null=no_orders),
+        rows.Column("int", spread(f_scores, 0, np.int64), null=no_orders),
+        rows.Column("int", spread(m_scores, 0, np.int64), null=no_orders),
+        rows.Column("text", spread(segments, "", object)),
+        rows.Column("fixed", p_alive_full, null=np.isnan(p_alive_full), decimals=6),
+        rows.Column("fixed", purchases_full, null=np.isnan(purchases_full), decimals=4),
+        rows.Column("fixed", value_full, null=no_orders | no_model | np.isnan(value_full), decimals=2),
+        rows.Column("text", tier_full),
+        rows.Column("int", need_arr[:, 0]),
+        rows.Column("int", need_arr[:, 1]),
+        rows.Column("int", ticket_arr),
+        rows.Column("fixed", scores, decimals=2),
+        rows.Column("text", reasons),
+        rows.Column("text", np.full(n, computed_at.isoformat(), dtype=object)),
+    ]
+    return Scored(customer_ids=customer_ids, columns=columns)
 
 
-def _iso(epochs: Floats) -> list[str]:
-    """Epoch seconds → UTC timestamps as text, vectorised (the format each backend stores)."""
-    if epochs.size == 0:
-        return []
-    stamps = np.round(epochs * 1e6).astype("int64").astype("datetime64[us]").astype(str)
-    if _is_postgres():
-        return [f"{s}+00:00" for s in stamps.tolist()]
-    return [s.replace("T", " ") for s in stamps.tolist()]
+def _spread_counts(customer_ids: Ints, counts: dict[int, tuple[int, ...]], width: int) -> Floats:
+    """{customer_id: (counts…)} → an (n, width) array aligned with `customer_ids` (zeros elsewhere)."""
+    out = np.zeros((customer_ids.size, width))
+    if not counts:
+        return out
+    keys = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+    values = np.asarray(list(counts.values()), dtype=np.float64).reshape(len(counts), width)
+    where = np.searchsorted(customer_ids, keys)
+    inside = (where < customer_ids.size) & (customer_ids[np.minimum(where, customer_ids.size - 1)] == keys)
+    out[where[inside]] = values[inside]
+    return out
 
 
 # --- writing ------------------------------------------------------------------------------------
 
 
+REBUILD_ROWS = 100_000
+
+
+def _drop_secondary_indexes(cursor: Any, table: str) -> list[str]:
+    """Drop the table's indexes that back no constraint; return the statements that recreate them."""
+    cursor.execute(
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema() "
+        "AND i.tablename = %s AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
+        [table],
+    )
+    found = cursor.fetchall()
+    for name, _definition in found:
+        cursor.execute(f'DROP INDEX "{name}"')
+    return [definition for _name, definition in found]
+
+
 def write_scores(scored: Scored, *, replace_all: bool) -> None:
-    """Merge rows into CustomerScore through a staging table; `replace_all` drops rows not written."""
+    """Write the rows. Incremental: merge through a staging table (upsert). Full (`replace_all`):
+    replace the table's contents in the caller's transaction — TRUNCATE + COPY on PostgreSQL,
+    which writes each row and index entry once instead of updating a million rows in place.
+    Readers of the score table wait for the commit (a few seconds) rather than see a half-run.
+    """
     table = CustomerScore._meta.db_table
     cols = ", ".join(SCORE_COLUMNS)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in SCORE_COLUMNS[1:])
+    placeholders = ", ".join(["%s"] * len(SCORE_COLUMNS))
     with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS scoring_upd")
-        cursor.execute(f"CREATE TEMP TABLE scoring_upd AS SELECT {cols} FROM {table} WHERE 1 = 0")
-        if _is_postgres():
-            buffer = io.StringIO()
-            raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-            with raw.copy(f"COPY scoring_upd ({cols}) FROM STDIN") as copy:
-                for row in scored.rows:
-                    copy.write_row(row)
-            del buffer
-        else:
-            placeholders = ", ".join(["%s"] * len(SCORE_COLUMNS))
-            cursor.executemany(f"INSERT INTO scoring_upd ({cols}) VALUES ({placeholders})", scored.rows)
-        cursor.execute(
-            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM scoring_upd WHERE true "
-            f"ON CONFLICT (customer_id) DO UPDATE SET {updates}"
-        )
         if replace_all:
+            if _is_postgres():
+                # TRUNCATE (and CREATE INDEX below) refuse while deferred FK checks on the table are
+                # pending in this transaction: check foreign keys as rows arrive during this step.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                cursor.execute(f"TRUNCATE {table}")
+            else:
+                cursor.execute(f"DELETE FROM {table}")
+            target = table
+        else:
+            cursor.execute("DROP TABLE IF EXISTS scoring_upd")
+            cursor.execute(f"CREATE TEMP TABLE scoring_upd AS SELECT {cols} FROM {table} WHERE 1 = 0")
+            target = "scoring_upd"
+        if len(scored):
+            if _is_postgres():
+                payload = rows.copy_text(scored.columns)
+                # After TRUNCATE in this transaction, rows can be written already frozen, and for a
+                # big table building the secondary indexes once is cheaper than a million inserts.
+                rebuild = _drop_secondary_indexes(cursor, table) if replace_all and len(scored) >= REBUILD_ROWS else []
+                options = " WITH (FREEZE)" if replace_all else ""
+                with cursor.cursor.copy(f"COPY {target} ({cols}) FROM STDIN{options}") as copy:
+                    copy.write(payload)
+                for definition in rebuild:
+                    cursor.execute(definition)
+            else:
+                cursor.executemany(
+                    f"INSERT INTO {target} ({cols}) VALUES ({placeholders})", rows.python_rows(scored.columns)
+                )
+        if replace_all and _is_postgres():
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        if not replace_all:
+            updates = ", ".join(f"{c} = excluded.{c}" for c in SCORE_COLUMNS[1:])
             cursor.execute(
-                f"DELETE FROM {table} WHERE NOT EXISTS "
-                f"(SELECT 1 FROM scoring_upd u WHERE u.customer_id = {table}.customer_id)"
+                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM scoring_upd WHERE true "
+                f"ON CONFLICT (customer_id) DO UPDATE SET {updates}"
             )
-        cursor.execute("DROP TABLE scoring_upd")
+            cursor.execute("DROP TABLE scoring_upd")
 
 
 # --- runs ---------------------------------------------------------------------------------------
@@ -520,11 +555,11 @@ def recompute_full(*, as_of: datetime | None = None, refit: bool = True, progres
             cursor.execute("DROP TABLE scoring_agg")
         timings["cuts"] = time.perf_counter() - clock
         progress("models", 2, 6)
+        basis: Basis | None = None
         if refit or previous is None:
-            state = fit_state(agg, as_of, previous)
+            state, basis = fit_state(agg, as_of, previous)
             state.recency_cuts, state.frequency_cuts, state.monetary_cuts = recency_cuts, frequency_cuts, monetary_cuts
         else:
-            assert previous is not None
             state = State.from_run(previous, as_of)
         timings["fit"] = time.perf_counter() - clock
         progress("needs", 3, 6)
@@ -538,13 +573,14 @@ def recompute_full(*, as_of: datetime | None = None, refit: bool = True, progres
             agg = Aggregates(
                 *(getattr(agg, f)[keep] for f in ("customer_id", "orders", "first_epoch", "last_epoch", "monetary"))
             )
+            basis = None if basis is None else (basis[0][keep], basis[1][keep], basis[2][keep])
         signal_ids = (
             set(agg.customer_id.tolist()) | {c for c in needs if needs[c][0]} | {c for c, k in tickets.items() if k}
         )
         ids = np.asarray(sorted(signal_ids & set(active.tolist())), dtype=np.int64)
         timings["needs"] = time.perf_counter() - clock
         progress("score", 4, 6)
-        scored = score(ids, agg, state, needs, tickets, timezone.now())
+        scored = score(ids, agg, state, needs, tickets, timezone.now(), basis)
         timings["score"] = time.perf_counter() - clock
         progress("write", 5, 6)
         write_scores(scored, replace_all=True)

@@ -18,6 +18,8 @@ import numpy as np
 from django.utils.translation import gettext, ngettext
 from numpy.typing import NDArray
 
+from crm.customers.scoring.rows import TEXT, fixed_text, int_text
+
 Floats = NDArray[np.float64]
 
 # Maximum points per term (they sum to more than 100; the total is capped at 100).
@@ -75,13 +77,17 @@ class PriorityInput:
 REASON_CODES = ("high_value", "churn_risk", "no_purchase", "urgent_needs", "high_needs", "open_tickets")
 
 
-def compute_priority(data: PriorityInput) -> tuple[Floats, list[list[dict[str, Any]]]]:
-    """Scores (0..100) and the reasons of each customer, vectorised over all rows."""
-    n = data.has_orders.size
+def compute_priority(data: PriorityInput) -> tuple[Floats, NDArray[Any]]:
+    """Scores (0..100) and each customer's reasons as a JSON text, vectorised over all rows.
+
+    Reasons are the terms bringing the most points (at least REASON_MIN_POINTS, at most
+    MAX_REASONS), e.g. `[{"code":"no_purchase","params":{"days":94,"usual_days":30},"points":12.5}]`.
+    """
     scale = data.value_scale if data.value_scale > 0 else 1.0
     value_norm = np.where(data.has_orders, np.clip(np.nan_to_num(data.expected_value) / scale, 0, 1), 0.0)
     value_pts = VALUE_POINTS * value_norm
-    risk = np.where(data.has_orders, 1.0 - np.nan_to_num(data.p_alive, nan=1.0), 0.0)
+    p_alive = np.nan_to_num(data.p_alive, nan=1.0)
+    risk = np.where(data.has_orders, 1.0 - p_alive, 0.0)
     risk_pts = RISK_POINTS * risk * (0.3 + 0.7 * value_norm)
     with np.errstate(divide="ignore", invalid="ignore"):
         overdue = np.where(
@@ -89,8 +95,7 @@ def compute_priority(data: PriorityInput) -> tuple[Floats, list[list[dict[str, A
             np.clip((data.recency_days / data.usual_gap_days - 1.0) / 2.0, 0, 1),
             0.0,
         )
-    overdue = np.nan_to_num(overdue)
-    overdue_pts = OVERDUE_POINTS * overdue
+    overdue_pts = OVERDUE_POINTS * np.nan_to_num(overdue)
     urgent_pts = URGENT_NEED_POINTS * data.urgent_needs
     high_pts = HIGH_NEED_POINTS * data.high_needs
     need_total = urgent_pts + high_pts
@@ -101,42 +106,52 @@ def compute_priority(data: PriorityInput) -> tuple[Floats, list[list[dict[str, A
 
     points = np.column_stack([value_pts, risk_pts, overdue_pts, urgent_pts, high_pts, ticket_pts])
     scores: Floats = np.round(np.minimum(points.sum(axis=1), 100.0), 2)
-
     order = np.argsort(-points, axis=1, kind="stable")[:, :MAX_REASONS]
     top_points = np.take_along_axis(points, order, axis=1)
     named = top_points >= REASON_MIN_POINTS
-    reasons: list[list[dict[str, Any]]] = [[] for _ in range(n)]
-    rows = np.flatnonzero(named.any(axis=1))
-    p_alive = np.nan_to_num(data.p_alive, nan=1.0)
-    for i in rows.tolist():
-        row: list[dict[str, Any]] = []
-        for k in range(MAX_REASONS):
-            if not named[i, k]:
-                break
-            term = int(order[i, k])
-            row.append(
-                {
-                    "code": REASON_CODES[term],
-                    "params": _params(term, i, data, p_alive),
-                    "points": round(float(top_points[i, k]), 1),
-                }
-            )
-        reasons[i] = row
-    return scores, reasons
+    return scores, _reasons_json(data, order, top_points, named, p_alive)
 
 
-def _params(term: int, i: int, data: PriorityInput, p_alive: Floats) -> dict[str, Any]:
+def _reasons_json(
+    data: PriorityInput, order: NDArray[np.int64], top_points: Floats, named: NDArray[np.bool_], p_alive: Floats
+) -> NDArray[Any]:
+    n = order.shape[0]
+    result = np.full(n, "[", dtype=TEXT)
+    for rank in range(MAX_REASONS):
+        for term, code in enumerate(REASON_CODES):
+            rows = np.flatnonzero(named[:, rank] & (order[:, rank] == term))
+            if rows.size == 0:
+                continue
+            fragment = np.strings.add(f'{{"code":"{code}","params":{{', _params_json(term, rows, data, p_alive))
+            fragment = np.strings.add(np.strings.add(fragment, '},"points":'), fixed_text(top_points[rows, rank], 1))
+            fragment = np.strings.add(fragment, "}")
+            if rank:
+                fragment = np.strings.add(",", fragment)
+            result[rows] = np.strings.add(result[rows], fragment)
+    return np.strings.add(result, "]")
+
+
+def _params_json(term: int, rows: NDArray[np.int64], data: PriorityInput, p_alive: Floats) -> NDArray[Any]:
+    def join(*parts: Any) -> NDArray[Any]:
+        text = np.asarray(parts[0]).astype(TEXT) if not isinstance(parts[0], str) else parts[0]
+        for part in parts[1:]:
+            text = np.strings.add(text, part)
+        return np.broadcast_to(text, rows.shape).astype(TEXT)
+
     if term == 0:
-        return {"tier": data.value_tier[i], "expected_value": round(float(data.expected_value[i]), 2)}
+        tiers = np.asarray(data.value_tier, dtype=object)[rows].astype(TEXT)
+        return join('"tier":"', tiers, '","expected_value":', fixed_text(data.expected_value[rows], 2))
     if term == 1:
-        return {"p_alive": round(float(p_alive[i]) * 100)}
+        return join('"p_alive":', int_text(np.round(p_alive[rows] * 100)))
     if term == 2:
-        return {"days": int(data.recency_days[i]), "usual_days": round(float(data.usual_gap_days[i]))}
-    if term == 3:
-        return {"count": int(data.urgent_needs[i])}
-    if term == 4:
-        return {"count": int(data.high_needs[i])}
-    return {"count": int(data.open_tickets[i])}
+        return join(
+            '"days":',
+            int_text(np.nan_to_num(data.recency_days[rows])),
+            ',"usual_days":',
+            int_text(np.round(np.nan_to_num(data.usual_gap_days[rows]))),
+        )
+    counts = {3: data.urgent_needs, 4: data.high_needs}.get(term, data.open_tickets)
+    return join('"count":', int_text(counts[rows]))
 
 
 def render_reason(reason: dict[str, Any]) -> str:

@@ -68,6 +68,13 @@ def segments_for(r_scores: NDArray[np.int64], f_scores: NDArray[np.int64]) -> li
     return list(codes[_SEGMENT_TABLE[r_scores, f_scores]])
 
 
+def segment_codes(r_scores: NDArray[np.int64], f_scores: NDArray[np.int64]) -> NDArray[np.object_]:
+    """Vectorised `segment_for` returning an object array of codes."""
+    codes = np.asarray(_SEGMENT_CODES, dtype=object)
+    result: NDArray[np.object_] = codes[_SEGMENT_TABLE[r_scores, f_scores]]
+    return result
+
+
 def score_ascending(values: NDArray[np.float64], cuts: Sequence[float]) -> NDArray[np.int64]:
     """1..5 where higher values score higher: 1 + number of cut points strictly below the value."""
     if not cuts:

@@ -155,8 +155,10 @@ def bgnbd_expected_purchases(params: BgNbdParams, t: float, x: Array, t_x: Array
     t_x = np.asarray(t_x, dtype=float)
     T = np.asarray(T, dtype=float)
     z = t / (alpha + T + t)
-    hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
-    numerator = 1.0 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp
+    # ((α+T)/(α+T+t))^(r+x) · 2F1(r+x, b+x; a+b+x−1; z) after Euler's transformation
+    # 2F1(A,B;C;z) = (1−z)^(C−A−B) 2F1(C−A, C−B; C; z): the same value, but its parameters no
+    # longer grow with x, so frequent buyers do not overflow 2F1 to infinity.
+    numerator = 1.0 - (1.0 - z) ** (a - 1) * special.hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
     factor = (a + b + x - 1) / (a - 1)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         log_ratio = (

@@ -40,3 +40,15 @@ def make_need(
 ) -> Need:
     need_type, _ = NeedType.objects.get_or_create(code="inquiry", defaults={"name": "咨询", "name_en": "Inquiry"})
     return Need.objects.create(customer=customer, need_type=need_type, level=level, status=status, title=title)
+
+
+def make_role_user(*, username: str, grants: dict[str, dict[str, int]], **fields: Any) -> Any:
+    """A user whose own role grants exactly `grants` ({object_type: {verb: scope}})."""
+    from crm.identity.models import Role, RolePermission
+    from crm.testing.factories import make_user
+
+    role = Role.objects.create(name=f"role of {username}", code=f"r-{username}")
+    for object_type, verbs in grants.items():
+        for verb, scope in verbs.items():
+            RolePermission.objects.create(role=role, object_type=object_type, verb=verb, scope=int(scope))
+    return make_user(username=username, role=role, **fields)
