@@ -202,3 +202,19 @@ def test_numpy_ntile_cut_points_equal_sql_ntile(shop: dict[int, Any]) -> None:
     days = np.floor((AS_OF.timestamp() - agg.last_epoch) / compute.DAY)
     assert agg.customer_id.size == 23
     assert sql == (compute.ntile_cuts(days), compute.ntile_cuts(agg.orders), compute.ntile_cuts(agg.monetary))
+
+
+def test_template_filters_render_stored_reasons(shop: dict[int, Any]) -> None:
+    from django.template import Context, Template
+
+    make_need(customer=shop[9], level=NeedLevel.URGENT)
+    compute.recompute_full(as_of=AS_OF)
+    score = CustomerScore.objects.get(customer=shop[9])
+    template = Template(
+        "{% load scoring %}{% for r in s.priority_reasons %}[{{ r|reason_text }}]{% endfor %}|{{ s|reasons_text }}"
+        "|{{ s.rfm_segment|rfm_segment_label }}"
+    )
+    with translation.override("en"):
+        html = template.render(Context({"s": score}))
+    assert html.startswith("[high value][no purchase in 85 days (usually every 10)][urgent need open]|high value, ")
+    assert html.endswith("|can&#x27;t lose them")
