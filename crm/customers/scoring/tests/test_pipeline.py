@@ -132,7 +132,9 @@ def test_cli_rejects_bad_customer_ids(db: Any) -> None:
         call_command("scores", "recompute", "--customers", "1,x")
 
 
-def test_large_full_run_rebuilds_the_same_indexes(synthetic_shop: list[Customer], monkeypatch: Any) -> None:
+def test_large_full_run_rebuilds_the_same_indexes_and_constraints(
+    synthetic_shop: list[Customer], monkeypatch: Any
+) -> None:
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -141,7 +143,12 @@ def test_large_full_run_rebuilds_the_same_indexes(synthetic_shop: list[Customer]
     def index_names() -> set[str]:
         with connection.cursor() as cursor:
             cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'customers_customerscore'")
-            return {row[0] for row in cursor.fetchall()}
+            names = {row[0] for row in cursor.fetchall()}
+            cursor.execute(
+                "SELECT conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint "
+                "WHERE conrelid = 'customers_customerscore'::regclass"
+            )
+            return names | {f"{name}: {definition} {valid}" for name, definition, valid in cursor.fetchall()}
 
     before = index_names()
     monkeypatch.setattr(compute, "REBUILD_ROWS", 1)
