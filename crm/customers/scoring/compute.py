@@ -47,6 +47,11 @@ COUNTED_STATUSES = (OrderStatus.PAID.value, OrderStatus.PARTIALLY_REFUNDED.value
 OPEN_NEED_STATUSES = (NeedStatus.OPEN.value, NeedStatus.IN_PROGRESS.value)
 ID_CHUNK = 5000
 
+# SQL type of each score column, for the binary bulk path (see rows.binary_plan).
+SCORE_TARGETS = (
+    "int", "timestamp", "timestamp", "int", "int", "numeric", "numeric", "int", "int", "int", "text",
+    "float", "float", "numeric", "text", "int", "int", "int", "float", "jsonb", "timestamp",
+)  # fmt: skip
 SCORE_COLUMNS = (
     "customer_id",
     "first_order_at",
@@ -489,6 +494,24 @@ def _drop_foreign_keys(cursor: Any, table: str) -> list[str]:
     return [f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for name, definition in found]
 
 
+def _write_bulk(cursor: Any, table: str, scored: Scored) -> None:
+    """A big full run on PostgreSQL: binary COPY into an unindexed staging table, then one
+    INSERT … SELECT into the truncated score table with its foreign key and secondary indexes
+    dropped; both are rebuilt (and the key validated) once at the end."""
+    rebuild = _drop_foreign_keys(cursor, table) + _drop_secondary_indexes(cursor, table)
+    plan = rows.binary_plan(scored.columns, SCORE_COLUMNS, SCORE_TARGETS)
+    cursor.execute("DROP TABLE IF EXISTS scoring_bin")
+    cursor.execute(plan.create_sql)
+    with cursor.cursor.copy("COPY scoring_bin FROM STDIN WITH (FORMAT binary)") as copy:
+        copy.write(plan.payload)
+    cursor.execute(
+        f"INSERT INTO {table} ({', '.join(SCORE_COLUMNS)}) SELECT {plan.select_sql} FROM scoring_bin", plan.params
+    )
+    cursor.execute("DROP TABLE scoring_bin")
+    for definition in rebuild:
+        cursor.execute(definition)
+
+
 def write_scores(scored: Scored, *, replace_all: bool) -> None:
     """Write the rows. Incremental: merge through a staging table (upsert). Full (`replace_all`):
     replace the table's contents in the caller's transaction — TRUNCATE + COPY on PostgreSQL,
@@ -513,18 +536,14 @@ def write_scores(scored: Scored, *, replace_all: bool) -> None:
             cursor.execute(f"CREATE TEMP TABLE scoring_upd AS SELECT {cols} FROM {table} WHERE 1 = 0")
             target = "scoring_upd"
         if len(scored):
-            if _is_postgres():
+            if _is_postgres() and replace_all and len(scored) >= REBUILD_ROWS:
+                _write_bulk(cursor, table, scored)
+            elif _is_postgres():
                 payload = rows.copy_text(scored.columns)
-                # After TRUNCATE in this transaction, rows can be written already frozen, and for a
-                # big table building the secondary indexes once is cheaper than a million inserts.
-                # Foreign keys likewise: one set-based validation instead of a trigger query per row.
-                bulk = replace_all and len(scored) >= REBUILD_ROWS
-                rebuild = _drop_foreign_keys(cursor, table) + _drop_secondary_indexes(cursor, table) if bulk else []
+                # After TRUNCATE in this transaction, rows can be written already frozen.
                 options = " WITH (FREEZE)" if replace_all else ""
                 with cursor.cursor.copy(f"COPY {target} ({cols}) FROM STDIN{options}") as copy:
                     copy.write(payload)
-                for definition in rebuild:
-                    cursor.execute(definition)
             else:
                 cursor.executemany(
                     f"INSERT INTO {target} ({cols}) VALUES ({placeholders})", rows.python_rows(scored.columns)
