@@ -13,7 +13,7 @@ TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/crm
 BENCH_PG_URL ?= postgresql://postgres@127.0.0.1:5432/crm_bench
 BENCH_CUSTOMERS ?= 1000000
 
-.PHONY: help setup run test test-sqlite test-postgres lint format bench browsers messages clean
+.PHONY: help setup run test lint format bench browsers messages screenshots clean
 
 help:
 	@echo "make run    - set up, migrate, load demo data, start http://127.0.0.1:8000"
@@ -48,8 +48,13 @@ browsers:
 	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi wqy || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei >/dev/null)
 
+# PYTEST_ARGS, e.g. "-n 2" (pytest-xdist): measured no faster on these shared 2-core machines, so off by default.
+PYTEST_ARGS ?=
 test: setup browsers
-	bash scripts/test.sh
+	bash scripts/test.sh $(PYTEST_ARGS)
+
+screenshots: setup browsers
+	CRM_SCREENSHOTS=1 CRM_ENV=test DJANGO_ALLOW_ASYNC_UNSAFE=true $(VENV)/bin/pytest -p no:cacheprovider -q -m browser crm/web
 
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff format --check .
@@ -62,6 +67,7 @@ format: $(VENV)/.synced
 	$(VENV)/bin/ruff check --fix .
 
 bench: setup
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) || true
 	BENCH_PG_URL=$(BENCH_PG_URL) BENCH_CUSTOMERS=$(BENCH_CUSTOMERS) $(PY) bench/run.py
 
 clean:

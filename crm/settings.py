@@ -122,8 +122,11 @@ LOGOUT_REDIRECT_URL = "web:login"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        # Sub-packages of an app (e.g. customers/scoring, customers/segments) keep their own templates/.
-        "DIRS": sorted(p for p in (BASE_DIR / "crm").glob("*/*/templates") if not (p.parent / "apps.py").exists()),
+        # Sub-packages of apps (customers/transfer, customers/scoring, …) keep their own templates/;
+        # real apps (with apps.py) are found by APP_DIRS.
+        "DIRS": sorted(
+            p for p in (BASE_DIR / "crm").glob("*/*/templates") if p.is_dir() and not (p.parent / "apps.py").exists()
+        ),
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

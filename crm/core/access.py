@@ -25,7 +25,8 @@ Record scopes (``Scope``): OWN (owner is the user), TEAM (owner in the user's te
 DEPARTMENT (owner in the user's department), ALL. On top of the role's scope:
 
 * a manager (``user.manager_of_id``) also gets the rows of the team they manage, for every verb
-  their role grants at any scope ("a manager sees what the team sees");
+  their role grants at any scope ("a manager sees what the team sees"), unless the model is
+  registered with ``manager_reach=False`` (personal things such as API tokens);
 * a record shared with the user's team or department (identity ``RecordShare``) is added for the
   shared verb (a share for any verb also lets members view the record), provided the role grants
   that verb at some scope: sharing widens the rows, never the verbs. Core does not import identity:
@@ -88,6 +89,8 @@ class AccessSpec:
     sensitive_fields: tuple[str, ...] = ()
     # Path to the record whose shares count ("pk": the row itself; "customer": its customer's).
     share_field: str | None = "pk"
+    # Whether a team's manager reaches the team's rows (False for personal things like API tokens).
+    manager_reach: bool = True
 
     @property
     def share_object_type(self) -> str | None:
@@ -166,7 +169,7 @@ def scope_filter(user: Any, spec: AccessSpec, scope: Scope) -> Q | None:
 
 def _manager_filter(user: Any, spec: AccessSpec) -> Q | None:
     managed = getattr(user, "manager_of_id", None)
-    if managed and spec.team_field:
+    if managed and spec.team_field and spec.manager_reach:
         return Q(**{spec.team_field: managed})
     return None
 

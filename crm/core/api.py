@@ -235,7 +235,7 @@ def parse_if_match(value: str | None) -> int | None:
     if not raw.isdigit():
         raise DomainError(
             _("If-Match must hold the record's version."),
-            errors={"If-Match": [_("Send the version number you read, e.g. \"3\".")]},
+            errors={"If-Match": [_('Send the version number you read, e.g. "3".')]},
         )
     return int(raw)
 

@@ -16,3 +16,8 @@ class CoreConfig(AppConfig):
         from crm.core.models import AuditEntry
 
         access.register(AuditEntry, owner_field=None, team_field=None, department_field=None, share_field=None)
+
+        from crm.core.audit_views import audit_panel
+        from crm.web.modules import register_panel
+
+        register_panel("admin", "core.audit", audit_panel, order=20)

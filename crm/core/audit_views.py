@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 
 from crm.core import access
 from crm.core.api import paginate
@@ -63,3 +65,12 @@ def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
     return response
+
+
+def audit_panel(request: HttpRequest) -> SafeString | None:
+    """The audit card on the Administration landing page (administrators only)."""
+    if not access.has_verb(request.user, "view", AuditEntry):
+        return None
+    count = access.visible_to(request.user, "view", AuditEntry).count()
+    html = render_to_string("core/_audit_panel.html", {"count": count}, request=request)
+    return mark_safe(html)  # noqa: S308 - our own template, autoescaped

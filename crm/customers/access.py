@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Q
 
 from crm.core import access
+from crm.core.models import CustomFieldDefinition
 from crm.customers import models as m
 
 CUSTOMER_SENSITIVE = ("email", "phone", "address", "id_number")
@@ -23,6 +24,8 @@ def register_all() -> None:
         "owner_field": "customer__owner",
         "team_field": "customer__owner__team",
         "department_field": "customer__owner__department",
+        # A customer shared with a team brings its contacts, needs, orders… along.
+        "share_field": "customer",
     }
     access.register(m.Contact, **follows_customer, sensitive_fields=("email", "phone"))
     access.register(m.CustomerChannel, **follows_customer, sensitive_fields=("value",))
@@ -34,18 +37,22 @@ def register_all() -> None:
         owner_field="order__customer__owner",
         team_field="order__customer__owner__team",
         department_field="order__customer__owner__department",
+        share_field="order__customer",
     )
     access.register(
         m.Refund,
         owner_field="order__customer__owner",
         team_field="order__customer__owner__team",
         department_field="order__customer__owner__department",
+        share_field="order__customer",
     )
     # Catalogue and configuration: shared company-wide; roles grant them at scope ALL or not at all.
     for model in (m.Product, m.NeedType, m.Tag):
-        access.register(model, owner_field=None, team_field=None, department_field=None)
-    access.register(m.Segment, owner_field="owner", team_field="owner__team", department_field="owner__department")
-    access.register(m.SavedView, owner_field="user", team_field="user__team", department_field="user__department")
+        access.register(model, owner_field=None, team_field=None, department_field=None, share_field=None)
+    # Segments and saved views belong to their author. No team path: a manager's "team they manage"
+    # rule would otherwise let them create/change in others' names, which the role table does not grant.
+    access.register(m.Segment, owner_field="owner", team_field=None, department_field=None)
+    access.register(m.SavedView, owner_field="user", team_field=None, department_field=None, share_field=None)
     for job_model in (m.ImportJob, m.ExportJob):
         access.register(
             job_model,
@@ -53,4 +60,12 @@ def register_all() -> None:
             team_field="created_by__team",
             department_field="created_by__department",
         )
-    access.register(m.DuplicateCandidate, owner_field="customer_a__owner", team_field=None, department_field=None)
+    # Custom-field definitions are core's model but customers serves their API and admin page.
+    access.register(CustomFieldDefinition, owner_field=None, team_field=None, department_field=None, share_field=None)
+    access.register(
+        m.DuplicateCandidate,
+        owner_field="customer_a__owner",
+        team_field=None,
+        department_field=None,
+        share_field="customer_a",
+    )

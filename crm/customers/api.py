@@ -9,9 +9,9 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 
-from crm.core.access import field_policy, get_for, has_verb
+from crm.core.access import field_policy, get_for, visible_to
 from crm.core.api import paginate
-from crm.core.errors import DomainError, Forbidden, ValidationFailed
+from crm.core.errors import ValidationFailed
 from crm.core.models import CustomFieldDefinition
 from crm.customers import schemas as s
 from crm.customers import selectors, services
@@ -106,7 +106,7 @@ def list_customers(request: HttpRequest, params: Query[CustomerListParams]) -> d
     )
     rows, next_cursor = paginate(qs, cursor=params.cursor, limit=params.limit, ordering=ordering)
     policy = field_policy(request.user, Customer)
-    return _page([s.customer_out(c, policy) for c in rows], next_cursor)
+    return _page([s.customer_out(c, policy, in_list=True) for c in rows], next_cursor)
 
 
 @customers.post("", summary="Create a customer", response={201: dict})
@@ -170,7 +170,7 @@ def add_note(request: HttpRequest, customer_id: int, payload: s.NoteIn) -> Statu
     "/{int:customer_id}/channels", summary="Add a further phone, e-mail, address or WeChat", response={201: dict}
 )
 def add_channel(request: HttpRequest, customer_id: int, payload: s.ChannelIn) -> Status[dict[str, Any]]:
-    customer = selectors.get_customer_for(request.user, customer_id, verb="change")
+    customer = selectors.get_customer_for(request.user, customer_id, verb="view")
     channel = services.add_channel(
         customer, actor=request.user, kind=payload.kind, value=payload.value, label=payload.label
     )
@@ -179,8 +179,8 @@ def add_channel(request: HttpRequest, customer_id: int, payload: s.ChannelIn) ->
 
 @customers.delete("/{int:customer_id}/channels/{int:channel_id}", summary="Remove a channel", response={204: None})
 def delete_channel(request: HttpRequest, customer_id: int, channel_id: int) -> Status[None]:
-    selectors.get_customer_for(request.user, customer_id, verb="change")
-    channel = get_for(request.user, "change", CustomerChannel.objects.filter(customer_id=customer_id), channel_id)
+    selectors.get_customer_for(request.user, customer_id, verb="view")
+    channel = get_for(request.user, "delete", CustomerChannel.objects.filter(customer_id=customer_id), channel_id)
     services.delete_channel(channel, actor=request.user)
     return Status(204, None)
 
@@ -216,7 +216,7 @@ def list_contacts(
 def create_contact(request: HttpRequest, payload: s.ContactIn) -> Status[dict[str, Any]]:
     if payload.customer_id is None:
         raise ValidationFailed(_("Some fields are not valid."), errors={"customer_id": [_("This field is required.")]})
-    customer = selectors.get_customer_for(request.user, payload.customer_id, verb="change")
+    customer = selectors.get_customer_for(request.user, payload.customer_id, verb="view")
     data = _data(payload)
     data.pop("customer_id", None)
     contact = services.create_contact(customer, actor=request.user, data=data)
@@ -300,7 +300,7 @@ def convert_need(request: HttpRequest, need_id: int, payload: s.ConvertIn) -> di
 
 @misc.get("/need-types", summary="The configurable list of need types", tags=["needs"])
 def list_need_types(request: HttpRequest, include_inactive: bool = False) -> list[dict[str, Any]]:
-    return [s.need_type_out(t) for t in selectors.need_types(active_only=not include_inactive)]
+    return [s.need_type_out(t) for t in selectors.need_types(active_only=not include_inactive, user=request.user)]
 
 
 @misc.post("/need-types", summary="Add a need type (administrators)", tags=["needs"], response={201: dict})
@@ -310,9 +310,7 @@ def create_need_type(request: HttpRequest, payload: s.NeedTypeIn) -> Status[dict
 
 @misc.patch("/need-types/{int:type_id}", summary="Change a need type (administrators)", tags=["needs"])
 def update_need_type(request: HttpRequest, type_id: int, payload: s.NeedTypeIn) -> dict[str, Any]:
-    instance = NeedType.objects.filter(pk=type_id).first()
-    if instance is None:
-        raise DomainError(_("Not found"), status=404)
+    instance = get_for(request.user, "change", NeedType, type_id)
     return s.need_type_out(services.save_need_type(actor=request.user, data=_data(payload), instance=instance))
 
 
@@ -438,7 +436,7 @@ def search(request: HttpRequest, q: str = "", limit: int = 20) -> dict[str, Any]
 
 @misc.get("/custom-fields", summary="Custom-field definitions", tags=["custom fields"])
 def list_custom_fields(request: HttpRequest, object_type: str | None = None) -> list[dict[str, Any]]:
-    return [s.custom_field_out(d) for d in selectors.custom_field_definitions(object_type)]
+    return [s.custom_field_out(d) for d in selectors.custom_field_definitions(object_type, user=request.user)]
 
 
 @misc.post(
@@ -450,15 +448,14 @@ def create_custom_field(request: HttpRequest, payload: s.CustomFieldIn) -> Statu
 
 @misc.patch("/custom-fields/{int:field_id}", summary="Change a custom field (administrators)", tags=["custom fields"])
 def update_custom_field(request: HttpRequest, field_id: int, payload: s.CustomFieldIn) -> dict[str, Any]:
-    instance = CustomFieldDefinition.objects.filter(pk=field_id).first()
-    if instance is None:
-        raise DomainError(_("Not found"), status=404)
+    instance = get_for(request.user, "change", CustomFieldDefinition, field_id)
     return s.custom_field_out(services.save_custom_field(actor=request.user, data=_data(payload), instance=instance))
 
 
-@misc.get("/saved-views", summary="My saved customer-list views", tags=["customers"])
+@misc.get("/saved-views", summary="Saved list views (own; wider by role)", tags=["customers"])
 def list_saved_views(request: HttpRequest) -> list[dict[str, Any]]:
-    return [{"id": v.pk, "name": v.name, "query": v.query} for v in selectors.saved_views_for(request.user)]
+    views = visible_to(request.user, "view", SavedView).order_by("name", "id")[:500]
+    return [{"id": v.pk, "name": v.name, "query": v.query, "user_id": v.user_id} for v in views]
 
 
 @misc.post("/saved-views", summary="Save the current list filters and sort", tags=["customers"], response={201: dict})
@@ -471,18 +468,14 @@ def create_saved_view(request: HttpRequest, payload: s.SavedViewIn) -> Status[di
     "/saved-views/{int:view_id}", summary="Delete one of my saved views", tags=["customers"], response={204: None}
 )
 def delete_saved_view(request: HttpRequest, view_id: int) -> Status[None]:
-    view = SavedView.objects.filter(pk=view_id, user_id=request.user.pk or 0).first()
-    if view is None:
-        raise DomainError(_("Not found"), status=404)
+    view = get_for(request.user, "delete", SavedView, view_id)
     services.delete_saved_view(view, actor=request.user)
     return Status(204, None)
 
 
 @misc.get("/tags", summary="All tags", tags=["customers"])
 def list_tags(request: HttpRequest) -> list[dict[str, Any]]:
-    if not has_verb(request.user, "view", Customer):
-        raise Forbidden(_("You may not do this."))
-    return [{"id": t.pk, "name": t.name, "color": t.color} for t in selectors.tags()]
+    return [{"id": t.pk, "name": t.name, "color": t.color} for t in selectors.tags(user=request.user)]
 
 
 ROUTERS = [

@@ -19,5 +19,7 @@ class CustomersConfig(AppConfig):
 
     def ready(self) -> None:
         from crm.customers.access import register_all
+        from crm.web.navigation import override_url
 
         register_all()
+        override_url("customers", "customers:list")

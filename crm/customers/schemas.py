@@ -212,7 +212,13 @@ def score_summary(score: CustomerScore | None) -> dict[str, Any] | None:
     }
 
 
-def customer_out(customer: Customer, policy: FieldPolicy, *, with_score: bool = True) -> dict[str, Any]:
+LIST_OMITS = ("address", "id_number")
+
+
+def customer_out(
+    customer: Customer, policy: FieldPolicy, *, with_score: bool = True, in_list: bool = False
+) -> dict[str, Any]:
+    """One customer; `in_list` leaves out the address and ID number (deferred in lists, shown in detail)."""
     data: dict[str, Any] = {
         "id": customer.pk,
         "kind": customer.kind,
@@ -229,8 +235,8 @@ def customer_out(customer: Customer, policy: FieldPolicy, *, with_score: bool = 
         "owner": {"id": customer.owner_id, "name": str(customer.owner)} if customer.owner_id else None,
         "email": customer.email,
         "phone": customer.phone,
-        "address": customer.address,
-        "id_number": customer.id_number,
+        "address": None if in_list else customer.address,
+        "id_number": None if in_list else customer.id_number,
         "email_opt_in": customer.email_opt_in,
         "sms_opt_in": customer.sms_opt_in,
         "phone_opt_in": customer.phone_opt_in,
@@ -246,7 +252,7 @@ def customer_out(customer: Customer, policy: FieldPolicy, *, with_score: bool = 
             data["score"] = score_summary(customer.score)
         except CustomerScore.DoesNotExist:
             data["score"] = None
-    for name in policy.hidden:
+    for name in (*policy.hidden, *(LIST_OMITS if in_list else ())):
         data.pop(name, None)
     return data
 

@@ -35,12 +35,16 @@ def _like_pattern(term: str) -> str:
 def _term_q(term: str) -> Q:
     term = term.lower()
     if connection.vendor == "postgresql":
+        # The SQL is a constant; the term is always a bound parameter.
         like = RawSQL(f"{_TEXT_SQL} LIKE %s", [_like_pattern(term)], output_field=BooleanField())  # noqa: S611
-        if len(term) == 2:
+        if len(term) >= 2:
+            # Every 2-character piece of the term must be present: the bigram GIN index answers that
+            # for any length; LIKE then checks they are adjacent (pg_trgm also serves 3+ characters).
+            bigrams = sorted({term[i : i + 2] for i in range(len(term) - 1)})
             bigram = RawSQL(
                 'crm_bigrams("customers_customer"."name" || \' \' || "customers_customer"."company_name") '
-                "@> ARRAY[%s]::text[]",
-                [term],
+                "@> %s::text[]",
+                [bigrams],
                 output_field=BooleanField(),
             )
             return Q(bigram) & Q(like)

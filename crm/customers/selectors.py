@@ -68,7 +68,11 @@ def list_customers(
     ordering = CUSTOMER_SORTS.get(sort, CUSTOMER_SORTS[DEFAULT_SORT])
     if "-priority" in ordering:
         qs = qs.annotate(priority=Coalesce("score__priority_score", Value(0.0), output_field=FloatField()))
-    qs = qs.select_related("owner", "score").prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+    qs = (
+        qs.defer("address", "id_number")
+        .select_related("owner", "score")
+        .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+    )
     return qs, ordering
 
 
@@ -184,8 +188,9 @@ def get_need_for(user: Any, pk: Any, verb: str = "view") -> Need:
     return get_for(user, verb, Need.objects.select_related("need_type", "customer", "owner"), pk)
 
 
-def need_types(*, active_only: bool = True) -> QuerySet[NeedType]:
-    qs = NeedType.objects.order_by("name")
+def need_types(*, active_only: bool = True, user: Any = None) -> QuerySet[NeedType]:
+    """Need types; pass `user` to apply the access layer (the API does; forms list the choices)."""
+    qs = (visible_to(user, "view", NeedType) if user is not None else NeedType.objects.all()).order_by("name")
     return qs.filter(is_active=True) if active_only else qs
 
 
@@ -235,9 +240,11 @@ def customers_by_id(user: Any, ids: list[int], verb: str = "view") -> dict[int, 
 
 
 def custom_field_definitions(
-    object_type: str | None = None, *, active_only: bool = False
+    object_type: str | None = None, *, active_only: bool = False, user: Any = None
 ) -> QuerySet[CustomFieldDefinition]:
-    qs = CustomFieldDefinition.objects.order_by("object_type", "position", "key")
+    """Definitions; pass `user` to apply the access layer (the API does; forms need them all)."""
+    base = visible_to(user, "view", CustomFieldDefinition) if user is not None else CustomFieldDefinition.objects.all()
+    qs = base.order_by("object_type", "position", "key")
     if object_type:
         qs = qs.filter(object_type=object_type)
     if active_only:
@@ -249,5 +256,5 @@ def saved_views_for(user: Any) -> QuerySet[SavedView]:
     return SavedView.objects.filter(user_id=getattr(user, "pk", None) or 0).order_by("name")
 
 
-def tags() -> QuerySet[Tag]:
-    return Tag.objects.order_by("name")
+def tags(*, user: Any = None) -> QuerySet[Tag]:
+    return (visible_to(user, "view", Tag) if user is not None else Tag.objects.all()).order_by("name")

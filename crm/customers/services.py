@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.core.access import check_writable, has_verb
+from crm.core.access import can, check_writable, has_verb, visible_to
 from crm.core.audit import diff, record_audit, snapshot
 from crm.core.crypto import blind_index
 from crm.core.custom_fields import clean_custom_values
@@ -110,9 +110,14 @@ def _require(actor: Any, verb: str, model: type[models.Model]) -> None:
         raise Forbidden(_("You may not do this."))
 
 
-def _require_admin(actor: Any) -> None:
-    if actor is not None and not (getattr(actor, "is_superuser", False) or getattr(actor, "is_staff", False)):
-        raise Forbidden(_("Only administrators may change this."))
+def _require_in_scope(actor: Any, verb: str, obj: models.Model) -> None:
+    """After writing inside the transaction: the row must lie within the actor's scope for `verb`.
+
+    E.g. a member (create: own) may add an order only to a customer they own, and may not create
+    a customer owned by someone else. Raising here rolls the whole write back.
+    """
+    if actor is not None and not can(actor, verb, obj):
+        raise Forbidden(_("You may not do this for this customer or owner."))
 
 
 def _text(value: Any, max_length: int) -> str:
@@ -217,6 +222,11 @@ def clean_customer_data(
     for name in ("email_opt_in", "sms_opt_in", "phone_opt_in"):
         take(name, _bool)
     take("external_id", _external_id)
+    if "custom" not in present and instance is None and not partial:
+        # A new record must still satisfy required custom fields.
+        value = errors.run("custom", lambda: clean_custom_values("customers.customer", {}))
+        if value:
+            out["custom"] = value
     if "custom" in present:
         raw = data["custom"]
         if not isinstance(raw, Mapping):
@@ -287,6 +297,7 @@ def create_customer(*, actor: Any, data: Mapping[str, Any]) -> Customer:
     try:
         with transaction.atomic():
             customer.save(force_insert=True)
+            _require_in_scope(actor, "create", customer)
             if tags:
                 _set_tags(customer, tags)
             after = snapshot(customer, AUDITED_CUSTOMER_FIELDS)
@@ -511,6 +522,8 @@ def clean_contact_data(
             value = errors.run(name, fn, data[name])
             if name not in errors.errors and not any(k.startswith("custom.") for k in errors.errors):
                 out[name] = value
+    if instance is None and "custom" not in data:
+        errors.run("custom", _custom, "customers.contact", {}, None)
     errors.raise_if_any()
     return out
 
@@ -527,6 +540,7 @@ def create_contact(customer: Customer, *, actor: Any, data: Mapping[str, Any]) -
             if contact.is_primary:
                 Contact.objects.filter(customer=customer, is_primary=True).update(is_primary=False)
             contact.save(force_insert=True)
+            _require_in_scope(actor, "create", contact)
             record_audit(
                 actor=actor,
                 verb="create",
@@ -583,7 +597,7 @@ def delete_contact(contact: Contact, *, actor: Any) -> None:
 
 
 def save_need_type(*, actor: Any, data: Mapping[str, Any], instance: NeedType | None = None) -> NeedType:
-    _require_admin(actor)
+    _require(actor, "change" if instance else "create", NeedType)
     errors = _Errors()
     code = errors.run("code", lambda: _slug(data.get("code", instance.code if instance else "")))
     name = errors.run("name", lambda: validation.clean_name(data.get("name", instance.name if instance else "")))
@@ -651,6 +665,8 @@ def clean_need_data(data: Mapping[str, Any], *, instance: Need | None = None) ->
             value = errors.run(name, fn, data[name])
             if name not in errors.errors:
                 out[name] = value
+    if instance is None and "custom" not in data:
+        errors.run("custom", _custom, "customers.need", {}, None)
     errors.raise_if_any()
     return out
 
@@ -667,6 +683,7 @@ def create_need(customer: Customer, *, actor: Any, data: Mapping[str, Any]) -> N
     need = Need(customer=customer, **cleaned)
     with transaction.atomic():
         need.save(force_insert=True)
+        _require_in_scope(actor, "create", need)
         record_audit(
             actor=actor,
             verb="create",
@@ -955,7 +972,7 @@ def _plan_order(
         currency=currency,
         total_amount=total,
         external_id=external_id,
-        owner=owner or customer.owner,
+        owner_id=owner.pk if owner is not None else customer.owner_id,
     )
     return _OrderPlan(order, lines)
 
@@ -990,6 +1007,13 @@ def _check_unique_numbers(
             errors.add(f"{prefix(index)}external_id", _("An order with this external id already exists."))
 
 
+def _promote_buyers(customer_ids: Iterable[int]) -> int:
+    """A prospect or lead who places an order becomes a customer (same transaction as the order)."""
+    return Customer.objects.filter(
+        pk__in=set(customer_ids), lifecycle_stage__in=[choices.LifecycleStage.PROSPECT, choices.LifecycleStage.LEAD]
+    ).update(lifecycle_stage=choices.LifecycleStage.CUSTOMER, version=F("version") + 1, updated_at=timezone.now())
+
+
 def create_order(customer: Customer, *, actor: Any, data: Mapping[str, Any]) -> Order:
     """One order with its lines; amounts in Decimal, order time not in the future."""
     _require(actor, "create", Order)
@@ -1002,9 +1026,11 @@ def create_order(customer: Customer, *, actor: Any, data: Mapping[str, Any]) -> 
     order = plan.order
     with transaction.atomic():
         order.save(force_insert=True)
+        _require_in_scope(actor, "create", order)
         for line in plan.lines:
             line.order = order
         OrderLine.objects.bulk_create(plan.lines)
+        promoted = order.status == choices.OrderStatus.PAID and _promote_buyers([customer.pk]) > 0
         record_audit(
             actor=actor,
             verb="create",
@@ -1013,7 +1039,12 @@ def create_order(customer: Customer, *, actor: Any, data: Mapping[str, Any]) -> 
                 "total_amount": {"before": None, "after": str(order.total_amount)},
                 "status": {"before": None, "after": order.status},
             },
-            extra={"customer_id": customer.pk, "lines": len(plan.lines), "currency": order.currency},
+            extra={
+                "customer_id": customer.pk,
+                "lines": len(plan.lines),
+                "currency": order.currency,
+                **({"lifecycle_stage": "customer"} if promoted else {}),
+            },
         )
         record_event(
             customer_id=customer.pk,
@@ -1067,12 +1098,17 @@ def bulk_create_orders(
     now = timezone.now()
     with transaction.atomic():
         created = Order.objects.bulk_create([plan.order for _, plan in plans], batch_size=500)
+        if actor is not None:
+            allowed = visible_to(actor, "create", Order).filter(pk__in=[o.pk for o in created]).count()
+            if allowed != len(created):
+                raise Forbidden(_("You may not add orders to some of these customers."))
         lines: list[OrderLine] = []
         for order, (_index, plan) in zip(created, plans, strict=True):
             for line in plan.lines:
                 line.order = order
                 lines.append(line)
         OrderLine.objects.bulk_create(lines, batch_size=1000)
+        promoted = _promote_buyers(o.customer_id for o in created if o.status == choices.OrderStatus.PAID)
         total_by_currency: dict[str, Decimal] = {}
         for order in created:
             total_by_currency[order.currency] = total_by_currency.get(order.currency, Decimal("0")) + order.total_amount
@@ -1083,6 +1119,7 @@ def bulk_create_orders(
             object_id="bulk",
             object_repr=_("%(n)s orders") % {"n": len(created)},
             extra={
+                "promoted_to_customer": promoted,
                 "count": len(created),
                 "lines": len(lines),
                 "first_id": created[0].pk,
@@ -1222,14 +1259,14 @@ def cancel_order(order: Order, *, actor: Any, expected_version: int | None = Non
 
 # --- custom-field definitions and saved views --------------------------------------------------
 
-CUSTOM_FIELD_OBJECT_TYPES = ("customers.customer", "customers.contact", "customers.need", "customers.order")
+CUSTOM_FIELD_OBJECT_TYPES = ("customers.customer", "customers.contact", "customers.need")
 
 
 def save_custom_field(
     *, actor: Any, data: Mapping[str, Any], instance: CustomFieldDefinition | None = None
 ) -> CustomFieldDefinition:
     """Create or change a custom-field definition (administrators only). Type and key never change."""
-    _require_admin(actor)
+    _require(actor, "change" if instance else "create", CustomFieldDefinition)
     errors = _Errors()
     allowed = {"object_type", "key", "label", "label_en", "field_type", "choices", "required", "position", "is_active"}
     for name in sorted(set(data) - allowed):
@@ -1331,6 +1368,5 @@ def save_saved_view(*, actor: Any, name: Any, query: Mapping[str, Any]) -> Saved
 
 
 def delete_saved_view(view: SavedView, *, actor: Any) -> None:
-    if view.user_id != getattr(actor, "pk", None):
-        raise Forbidden(_("You may not do this."))
+    """Callers fetch the view through the access layer with the delete verb (own, or wider by role)."""
     view.delete()

@@ -18,4 +18,11 @@ def register_identity_models() -> None:
     access.register(Team, owner_field="members", team_field="id", department_field="department")
     # Roles belong to no one: "own" = the role one holds; wider scopes need ALL.
     access.register(Role, owner_field="users", team_field=None, department_field=None)
-    access.register(ApiToken, owner_field="user", team_field="user__team", department_field="user__department")
+    # Tokens are personal: a manager does not reach the team's tokens (administrators revoke them).
+    access.register(
+        ApiToken,
+        owner_field="user",
+        team_field="user__team",
+        department_field="user__department",
+        manager_reach=False,
+    )

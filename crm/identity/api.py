@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 
 from crm.core.access import visible_to
-from crm.core.api import paginate
+from crm.core.api import paginate, version_from
 from crm.core.errors import Forbidden, ValidationFailed
 from crm.core.problems import problem_response
 from crm.identity import selectors, services
@@ -75,18 +75,8 @@ class TokenPage(PageOf):
 
 
 def _version(request: HttpRequest, body_version: int | None) -> int | None:
-    """`version` from the body, else from If-Match (a bare number or a quoted ETag)."""
-    if body_version is not None:
-        return body_version
-    header = request.headers.get("If-Match", "").strip().removeprefix("W/").strip('"')
-    if not header:
-        return None
-    try:
-        return int(header)
-    except ValueError as exc:
-        raise ValidationFailed(
-            _("If-Match must hold the record's version."), errors={"If-Match": [_("Enter a whole number.")]}
-        ) from exc
+    """`version` from the body, else from If-Match (the platform's convention)."""
+    return version_from(body_version, request.headers.get("If-Match"))
 
 
 def _lookup(actor: User, model: type[Any], pk: int | None, field: str) -> Any:

@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from crm.core.access import VERBS, Scope
@@ -58,7 +59,17 @@ class Role(models.Model):
         ordering = ["name"]
 
     def __str__(self) -> str:
-        return self.name
+        # Built-in roles are named in English in code; show them in the reader's language.
+        return gettext(self.name) if self.is_builtin else self.name
+
+
+# The built-in role names (crm/identity/builtin_roles.py), for the translation catalogue.
+BUILTIN_ROLE_NAMES = (
+    gettext_noop("Administrator"),
+    gettext_noop("Manager"),
+    gettext_noop("Member"),
+    gettext_noop("Read-only"),
+)
 
 
 class RolePermission(models.Model):

@@ -124,16 +124,37 @@ def _clean_user_fields(user: User, data: Mapping[str, Any], actor: User | None) 
     department = data.get("department", user.department if user.pk else None)
     if team is not None and department is not None and team.department_id != department.pk:
         errors["team"] = [_("The team belongs to another department.")]
-    if actor is not None and not _is_admin(actor):
-        if "role" in data and data["role"] != (user.role if user.pk else None):
-            errors["role"] = [_("Only administrators may change roles.")]
-        if data.get("is_superuser") and not (user.pk and user.is_superuser):
-            errors["is_superuser"] = [_("Only administrators may do this.")]
+    if actor is not None:
+        errors.update(_authority_errors(user, data, actor))
     if actor is not None and "is_superuser" in data and bool(data["is_superuser"]) != user.is_superuser:
         if not actor.is_superuser:
             errors["is_superuser"] = [_("Only superusers may grant or remove superuser rights.")]
         elif actor.pk == user.pk:
             errors["is_superuser"] = [_("You cannot remove your own superuser rights.")]
+    return errors
+
+
+def _authority_errors(user: User, data: Mapping[str, Any], actor: User) -> dict[str, list[str]]:
+    """Changes that widen what someone sees need more than a grant on identity.user.
+
+    Role, managed team and superuser: administrators only, and never on oneself. Department and team:
+    administrators, or a role changing users company-wide, for other users only.
+    """
+    errors: dict[str, list[str]] = {}
+    admin = _is_admin(actor)
+    hr = admin or actor.access_scope("identity.user", "change") == Scope.ALL
+    current = {name: getattr(user, name) if user.pk else None for name in ("role", "manager_of", "department", "team")}
+    for name in ("role", "manager_of"):
+        if name in data and data[name] != current[name]:
+            if not admin:
+                errors[name] = [_("Only administrators may change this.")]
+            elif actor.pk == user.pk:
+                errors[name] = [_("You cannot change this for your own account.")]
+    for name in ("department", "team"):
+        if name in data and data[name] != current[name] and (not hr or actor.pk == user.pk):
+            errors[name] = [_("Only administrators may move users between departments and teams.")]
+    if data.get("is_superuser") and not (user.pk and user.is_superuser) and not admin:
+        errors["is_superuser"] = [_("Only administrators may do this.")]
     return errors
 
 

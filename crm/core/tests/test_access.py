@@ -293,3 +293,14 @@ def test_api_token_scope_is_enforced_over_http(db: Any) -> None:
     # then it is refused as if it did not exist, while a full token gets it
     assert client.get("/api/v1/audit-log").status_code == 404
     assert full.get("/api/v1/audit-log").status_code == 200
+
+
+def test_manager_does_not_reach_personal_records(org: Org) -> None:
+    # given a manager of team A2 and a token of a member of A2 (tokens are registered manager_reach=False)
+    from crm.identity.models import ApiToken
+    from crm.identity.tokens import create_token
+
+    manager = user_in(org, "A1", Role.objects.get(code="manager"), manager_of=org.teams["A2"])
+    create_token(org.owners["other_team"], name="personal", actor=None)
+    # then the manager sees only their own tokens
+    assert not access.visible_to(manager, "view", ApiToken).filter(user=org.owners["other_team"]).exists()

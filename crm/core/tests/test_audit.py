@@ -331,3 +331,15 @@ def test_export_is_audited_and_spreadsheet_safe(admin_role_user: Any) -> None:
     assert logged.actor_id == admin_role_user.pk
     assert logged.extra["filters"] == {"object_type": "test.thing"}
     assert logged.extra["rows"] == 1
+
+
+def test_administration_page_links_the_audit_log_for_administrators_only(admin_role_user: Any, member: Any) -> None:
+    write_entries(2)
+    browser = Client()
+    browser.force_login(admin_role_user)
+    page = browser.get("/administration/")
+    assert b'data-testid="audit-panel"' in page.content
+    assert b"/audit/" in page.content
+    other = Client()
+    other.force_login(member)
+    assert b'data-testid="audit-panel"' not in other.get("/administration/").content

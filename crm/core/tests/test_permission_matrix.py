@@ -23,11 +23,16 @@ CELLS: Counter[str] = Counter()
 OBJECT_TYPES = [spec.object_type for spec in access.registered_specs()]
 
 
-def reaches(spec: AccessSpec, scope: Scope | None, relation: str) -> bool:
-    """What the table promises: may a user with `scope` act on a record in `relation` to them?"""
+def reaches(spec: AccessSpec, scope: Scope | None, relation: str, *, manages_own_team: bool = False) -> bool:
+    """What the table promises: may a user with `scope` act on a record in `relation` to them?
+
+    The actor sits in team A1; a manager also manages A1, which adds A1's records at any scope.
+    """
     if relation == "anonymous" or scope is None:
         return False
     if scope is Scope.ALL:
+        return True
+    if manages_own_team and spec.manager_reach and spec.team_field and relation in ("own", "same_team"):
         return True
     by_owner = relation == "own" and bool(spec.owner_field)
     by_team = relation in ("own", "same_team") and scope >= Scope.TEAM and bool(spec.team_field)
@@ -113,7 +118,7 @@ def test_matrix(object_type: str, role: str) -> None:
     for verb in VERBS:
         scope = expected_scope(object_type, role, verb)
         for relation in matrix.RELATIONS:
-            expected = reaches(spec, scope, relation)
+            expected = reaches(spec, scope, relation, manages_own_team=role == "manager")
             record = records[relation]
             # when the access layer is asked
             who = AnonymousUser() if relation == "anonymous" else actor

@@ -21,11 +21,14 @@ from crm.core.models import TimelineEvent
 from crm.core.timeline import record_event
 from crm.customers.choices import DuplicateStatus
 from crm.customers.models import Customer, CustomerScore, DuplicateCandidate, SegmentMember
-from crm.customers.transfer.rescore import schedule_rescore
+from crm.customers.scoring.services import schedule_rescore
 
 BATCH = 2000
 MAX_GROUP = 50  # members of one exact-match group paired with each other; bigger groups are data errors
 NAME_SIMILARITY = 0.85
+# At one company a one-character difference in a three-character Chinese name (王小明 / 王晓明, 0.67)
+# is worth a look; two-character names differing in one (张伟 / 张强, 0.5) are not.
+SAME_COMPANY_NAME_SIMILARITY = 0.65
 COMPANY_SIMILARITY = 0.8
 
 REASONS = {
@@ -145,7 +148,10 @@ def _fuzzy_pairs(chunk: list[dict[str, Any]]) -> dict[tuple[int, int], tuple[set
             name_score = similarity(c["name"], other["name"])
             reasons: set[str] = set()
             score = 0.0
-            if c["company_name"] and c["company_name"] == other["company_name"] and name_score >= NAME_SIMILARITY:
+            same_company = c["company_name"] and normalise_name(c["company_name"]) == normalise_name(
+                other["company_name"]
+            )
+            if same_company and name_score >= SAME_COMPANY_NAME_SIMILARITY:
                 reasons.add("similar_name_same_company")
                 score = 0.6 + 0.3 * name_score
             elif name_score == 1.0 and c["company_name"] and other["company_name"]:

@@ -66,6 +66,11 @@ def test_bad_input_answers_field_errors_in_chinese(api_client: Client) -> None:
     assert response["Content-Type"].startswith("application/problem+json")
     errors = fields(response)
     assert set(errors) >= {"email", "phone", "lifecycle_stage"}
+    messages = {e["field"]: e["message"] for e in response.json()["errors"]}
+    assert messages["email"] == "请输入有效的邮箱地址。"
+    assert messages["phone"] == "请输入有效的电话号码。"
+    english = post(api_client, "/api/v1/customers", {"name": "x", "email": "nope"}, **{"Accept-Language": "en"})
+    assert {e["field"]: e["message"] for e in english.json()["errors"]}["email"] == "Enter a valid e-mail address."
     assert Customer.objects.count() == 0
     wrong_type = post(api_client, "/api/v1/customers", {"name": ["a"], "email_opt_in": "perhaps", "x": 1})
     assert wrong_type.status_code == 422
@@ -205,3 +210,60 @@ def test_other_people_cannot_see_or_change(admin_user: Any) -> None:
     assert patch(stranger, f"/api/v1/customers/{customer.pk}", {"name": "x"}).status_code == 404
     assert stranger.get("/api/v1/customers").json()["items"] == []
     assert post(stranger, "/api/v1/customers", {"name": "x"}).status_code == 403
+
+
+@pytest.mark.parametrize("size", [3, 60])
+def test_bulk_orders_query_count_is_constant(
+    api_client: Client, admin_user: Any, size: int, django_assert_max_num_queries: Any
+) -> None:
+    customers = [services.create_customer(actor=admin_user, data={"name": f"c{i}"}) for i in range(5)]
+    yesterday = (timezone.now() - dt.timedelta(days=1)).isoformat()
+    batch = [
+        {
+            "customer_id": customers[i % 5].pk,
+            "ordered_at": yesterday,
+            "lines": [
+                {"name": "茶", "quantity": 1, "unit_price": "1"},
+                {"name": "杯", "quantity": 2, "unit_price": "3"},
+            ],
+        }
+        for i in range(size)
+    ]
+    with django_assert_max_num_queries(24):
+        response = post(api_client, "/api/v1/orders/bulk", {"orders": batch})
+    assert response.status_code == 201
+    assert OrderLine.objects.count() == 2 * size
+
+
+def test_create_honours_idempotency_key(api_client: Client) -> None:
+    # given the same create sent twice with one Idempotency-Key (a retried request)
+    body = {"name": "赵六", "phone": "13700137000"}
+    first = post(api_client, "/api/v1/customers", body, **{"Idempotency-Key": "create-zhao-1"})
+    second = post(api_client, "/api/v1/customers", body, **{"Idempotency-Key": "create-zhao-1"})
+    # then one customer exists and both answers name it
+    assert first.status_code == 201
+    assert second.json()["id"] == first.json()["id"]
+    assert Customer.objects.filter(name="赵六").count() == 1
+
+
+def test_patch_refuses_hidden_or_read_only_fields_for_the_role(admin_user: Any) -> None:
+    from crm.identity.models import Role, RoleFieldRule, RolePermission
+    from crm.testing.factories import make_token, make_user
+
+    role = Role.objects.create(code="phone-blind", name="No phones")
+    for verb in ("view", "change", "create"):
+        RolePermission.objects.create(role=role, object_type="customers.customer", verb=verb, scope=4)
+    RoleFieldRule.objects.create(role=role, object_type="customers.customer", field="phone", mode=RoleFieldRule.HIDDEN)
+    user = make_user(role=role)
+    client = Client(headers={"Authorization": f"Bearer {make_token(user)}"})
+    customer = services.create_customer(actor=admin_user, data={"name": "钱七", "phone": "13600136000"})
+    # the phone is absent from what this role reads
+    assert "phone" not in client.get(f"/api/v1/customers/{customer.pk}").json()
+    assert "phone" not in client.get("/api/v1/customers").json()["items"][0]
+    # and writing it is refused with a field error, nothing written
+    refused = patch(client, f"/api/v1/customers/{customer.pk}", {"phone": "13500135000", "city": "x"})
+    assert refused.status_code == 403
+    assert "phone" in fields(refused)
+    customer.refresh_from_db()
+    assert customer.phone == "+8613600136000"
+    assert customer.city == ""

@@ -219,3 +219,28 @@ def test_contacts_and_custom_field_definitions(admin_user: Any, customer: Custom
     assert {"key", "choices"} <= set(caught.value.errors)
     assert Product.objects.count() == 0
     assert NeedType.objects.count() == 0
+
+
+def test_required_custom_field_is_enforced_on_create_only(admin_user: Any) -> None:
+    CustomFieldDefinition.objects.create(
+        object_type="customers.customer", key="tier", label="等级", field_type="text", required=True
+    )
+    with pytest.raises(ValidationFailed) as caught:
+        services.create_customer(actor=admin_user, data={"name": "无等级"})
+    assert "custom.tier" in caught.value.errors
+    created = services.create_customer(actor=admin_user, data={"name": "有等级", "custom": {"tier": "金"}})
+    # a later partial update need not resend it
+    updated = services.update_customer(created, actor=admin_user, data={"city": "杭州"}, expected_version=1)
+    assert updated.custom == {"tier": "金"}
+
+
+def test_first_paid_order_turns_a_prospect_into_a_customer(admin_user: Any, customer: Customer) -> None:
+    assert customer.lifecycle_stage == "prospect"
+    make_order(customer, admin_user)
+    customer.refresh_from_db()
+    assert customer.lifecycle_stage == "customer"
+    assert customer.version == 2
+    vip = services.create_customer(actor=admin_user, data={"name": "贵宾", "lifecycle_stage": "vip"})
+    make_order(vip, admin_user)
+    vip.refresh_from_db()
+    assert vip.lifecycle_stage == "vip"

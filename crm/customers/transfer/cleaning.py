@@ -6,6 +6,7 @@ The quick paths give the same result as `crm.customers.validation` for the value
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import re
@@ -13,6 +14,7 @@ from base64 import b32encode
 from functools import lru_cache
 from typing import Any
 
+import phonenumbers
 from django.utils.translation import gettext as _
 
 from crm.core import crypto
@@ -39,14 +41,13 @@ def clean_email(value: Any) -> str:
     return validation.clean_email(text)
 
 
-@lru_cache(maxsize=65536)
-def _cn_prefix_valid(prefix: str) -> bool:
-    """Whether Chinese mobile numbers starting with these 7 digits are valid (libphonenumber's rules)."""
-    try:
-        validation.clean_phone(prefix + "0000")
-    except ValueError:
-        return False
-    return True
+@lru_cache(maxsize=1)
+def _cn_mobile_pattern() -> re.Pattern[str]:
+    """libphonenumber's own rule for Chinese mobile numbers (a match is a valid number)."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+    if metadata is None or metadata.mobile is None or not metadata.mobile.national_number_pattern:
+        return re.compile(r"(?!x)x")  # never matches: everything takes the full validator
+    return re.compile(metadata.mobile.national_number_pattern)
 
 
 def clean_phone(value: Any) -> str:
@@ -54,11 +55,27 @@ def clean_phone(value: Any) -> str:
     if not text:
         return ""
     match = _CN_MOBILE.match(text.translate(_PHONE_NOISE))
-    if match:
-        digits = match.group(1)
-        if _cn_prefix_valid(digits[:7]):
-            return "+86" + digits
+    if match and _cn_mobile_pattern().fullmatch(match.group(1)):
+        return "+86" + match.group(1)
     return validation.clean_phone(text)
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def clean_past_date(value: Any, today: dt.date) -> dt.date | None:
+    """`validation.clean_date(value, not_future=True)` with today's date computed once per import."""
+    if isinstance(value, str) and _ISO_DATE.match(value):
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            day = None
+        if day is not None and day.year >= 1900 and day <= today:
+            return day
+    day = validation.clean_date(value)
+    if day is not None and day > today:
+        raise ValueError(_("The date cannot be in the future."))
+    return day
 
 
 def blind_index_of(kind: str, normalised: str) -> str:

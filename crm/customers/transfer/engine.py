@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from crm.identity.models import User
 
 ERRORS_KEPT_ON_JOB = 200
 PROGRESS_EVERY_SECONDS = 0.5
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class Cancelled(Exception):
@@ -120,10 +122,6 @@ def _choice(fn: Callable[[Any, str], str], default: str) -> Callable[[Any], str]
     return lambda value: fn(value, default)
 
 
-def _past_date(value: Any) -> dt.date | None:
-    return validation.clean_date(value, not_future=True)
-
-
 class BaseImporter:
     batch_size = 2000
 
@@ -139,7 +137,12 @@ class BaseImporter:
         cells = row.values
         for index, key in self.ctx.columns.items():
             value = cells[index] if index < len(cells) else ""
-            values[key] = value.strip() if isinstance(value, str) else value
+            if isinstance(value, str):
+                value = value.strip()
+                # Undo the apostrophe our exports put before text that looks like a formula.
+                if value[:1] == "'" and value[1:2] in _FORMULA_START:
+                    value = value[1:]
+            values[key] = value
         return values
 
     def clean(self, raw: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
@@ -293,6 +296,10 @@ class CustomerImporter(BaseImporter):
         self.tag_ids: dict[str, int] = {}
         self.owner_ids: dict[str, int | None] = {}
         self.encrypt = crypto.keyring().encrypt
+        self.today = timezone.localdate()
+
+    def past_date(self, value: Any) -> dt.date | None:
+        return cleaning.clean_past_date(value, self.today)
 
     def owner_id(self, username: Any) -> int | None:
         name = str(username or "").strip()
@@ -314,7 +321,7 @@ class CustomerImporter(BaseImporter):
             "email": ("email", cleaning.clean_email),
             "phone": ("phone", cleaning.clean_phone),
             "gender": ("gender", validation.clean_gender),
-            "birth_date": ("birth_date", _past_date),
+            "birth_date": ("birth_date", self.past_date),
             "company_name": ("company_name", _text(200)),
             "industry": ("industry", _text(100)),
             "source": ("source", _text(100)),
@@ -633,6 +640,7 @@ class ContactImporter(BaseImporter):
 # --- orders ----------------------------------------------------------------------------------
 
 
+_PLAIN_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}(?::\d{2})?)?$")
 _CURRENCY_ALIASES = {
     "rmb": "CNY",
     "人民币": "CNY",
@@ -656,6 +664,7 @@ class OrderImporter(BaseImporter):
         self.lines = Table(OrderLine)
         self.products: dict[str, tuple[int, str, str]] = {}
         self.today_limit = timezone.now() + dt.timedelta(minutes=5)
+        self.zone = timezone.get_current_timezone()
 
     def clean(self, raw: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
         c: dict[str, Any] = {}
@@ -696,9 +705,16 @@ class OrderImporter(BaseImporter):
     def _moment(self, value: Any) -> dt.datetime:
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
             value = dt.datetime.combine(value, dt.time())
-        if isinstance(value, str) and len(value) == 10:
-            value = value + " 00:00"
-        moment = validation.clean_datetime(value)
+        if isinstance(value, str) and _PLAIN_MOMENT.match(value):
+            # The common shape, without the per-row time-zone lookup of the general validator.
+            try:
+                moment = dt.datetime.fromisoformat(value).replace(tzinfo=self.zone)
+            except ValueError as exc:
+                raise ValueError(_("Enter a valid date and time (ISO 8601, e.g. 2026-03-01 14:30).")) from exc
+        else:
+            if isinstance(value, str) and len(value) == 10:
+                value = value + " 00:00"
+            moment = validation.clean_datetime(value)
         if moment > self.today_limit:
             raise ValueError(_("An order cannot be placed in the future."))
         return moment
@@ -743,6 +759,7 @@ class OrderImporter(BaseImporter):
                 self.products[sku] = (pk, name, category)
         # Group consecutive rows of one order number; an order with one bad row is rejected whole.
         grouped: list[tuple[int, dict[str, Any], list[dict[str, Any]]]] = []
+        seen_numbers: set[str] = set()
         for number, c in batch:
             customer_id = _resolve_customer(c, customers)
             if customer_id is None:
@@ -760,9 +777,10 @@ class OrderImporter(BaseImporter):
             if c["number"] in self.existing and self.ctx.upsert_by != "external_id":
                 self.fail(number, "number", _("An order with this number already exists."))
                 continue
-            if any(g[1]["number"] == c["number"] for g in grouped[-50:]):
+            if c["number"] in seen_numbers:
                 self.fail(number, "number", _("The rows of one order must follow each other in the file."))
                 continue
+            seen_numbers.add(c["number"])
             grouped.append((number, c, [c["line"]] if c.get("line") else []))
         self.grouped = grouped
         return [(n, c) for n, c, _lines in grouped]

@@ -7,6 +7,8 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from crm.core.models import CustomFieldDefinition
@@ -104,6 +106,15 @@ def normalise_header(text: str) -> str:
     return re.sub(r"[\s_*:：./\\-]+", "", folded) or folded
 
 
+def _labels(label: Any) -> list[str]:
+    """A field's label in every shipped language, so exported headers map back whatever the UI language."""
+    found = [str(label)]
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            found.append(str(label))
+    return found
+
+
 def field_choices(kind: str, custom: Sequence[CustomFieldDefinition] = ()) -> list[tuple[str, str]]:
     """(key, label) of every field a column may map to, for the mapping form."""
     choices = [(key, str(label)) for key, (label, _aliases) in FIELDS_BY_KIND[kind].items()]
@@ -115,7 +126,7 @@ def auto_map(kind: str, header: Sequence[str], custom: Sequence[CustomFieldDefin
     """{column index as str: field key}; each field taken by its first matching column only."""
     alias_index: dict[str, str] = {}
     for key, (label, aliases) in FIELDS_BY_KIND[kind].items():
-        for alias in (key, str(label), *aliases):
+        for alias in (key, *_labels(label), *aliases):
             alias_index.setdefault(normalise_header(alias), key)
     for definition in custom:
         target = f"{CUSTOM_PREFIX}{definition.key}"

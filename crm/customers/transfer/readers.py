@@ -51,7 +51,7 @@ def file_format(name: str) -> str:
 
 
 def detect_encoding(path: Path) -> str:
-    """The file's encoding: a BOM wins, then valid UTF-8, then charset-normalizer's best guess."""
+    """The file's encoding: a BOM wins, then valid UTF-8, then GB18030, then charset-normalizer's guess."""
     with path.open("rb") as fh:
         sample = fh.read(_DETECT_BYTES)
     if sample.startswith(codecs.BOM_UTF8):
@@ -62,6 +62,13 @@ def detect_encoding(path: Path) -> str:
         # The sample may end inside a multi-byte character: an incremental decoder tolerates that.
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
         return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        # Chinese spreadsheets saved as "CSV" are GBK/GB18030; statistical detection mistakes short
+        # GBK samples for Korean or Japanese, so a clean GB18030 decode wins (Big5: choose explicitly).
+        codecs.getincrementaldecoder("gb18030")().decode(sample, final=False)
+        return "gb18030"
     except UnicodeDecodeError:
         pass
     from charset_normalizer import from_bytes

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import DatabaseError, models, transaction
@@ -27,8 +27,8 @@ from crm.core.errors import Conflict, Forbidden, ValidationFailed
 from crm.core.models import CustomFieldDefinition
 from crm.customers.choices import ImportKind, ImportMode, JobStatus
 from crm.customers.models import Contact, Customer, ImportJob, Order
+from crm.customers.scoring.services import schedule_rescore
 from crm.customers.transfer import engine, mapping, readers
-from crm.customers.transfer.rescore import schedule_rescore
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,10 @@ _REFERENCE_FIELDS = {
     "category",
     "owner",
 }
+
+
+class Readable(Protocol):
+    def read(self, size: int = ..., /) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,7 @@ def _check_fields(actor: Any, kind: str, columns: Iterable[str]) -> None:
 def create_import_job(
     *,
     actor: Any,
-    upload: IO[bytes],
+    upload: Readable,
     file_name: str,
     kind: str,
     mode: str = ImportMode.ALL_OR_NOTHING,
@@ -194,7 +198,7 @@ def set_mapping(
     job: ImportJob, *, actor: Any, columns: dict[str, str], options: dict[str, Any] | None = None
 ) -> ImportJob:
     """Change the column mapping (and mode/upsert) before a run."""
-    if job.status == JobStatus.RUNNING:
+    if is_in_progress(job):
         raise Conflict(_("The import is running; wait for it to finish or cancel it."))
     options = options or {}
     mode = options.get("mode", job.mode)
@@ -212,10 +216,15 @@ def set_mapping(
     return job
 
 
-def start_import(job: ImportJob, *, actor: Any, dry_run: bool) -> ImportJob:
+def is_in_progress(job: ImportJob) -> bool:
+    """Queued or running (an uploaded job that was never started is neither)."""
+    return job.status == JobStatus.RUNNING or (job.status == JobStatus.PENDING and bool(job.mapping.get("queued_at")))
+
+
+def start_import(job: ImportJob, *, actor: Any, dry_run: bool, enqueue: bool = True) -> ImportJob:
     """Queue a (dry) run of the job; a finished job may be run again, e.g. for real after a dry run."""
     _check_permission(actor, job.kind)
-    if job.status in (JobStatus.RUNNING, JobStatus.PENDING) and job.started_at is not None:
+    if is_in_progress(job):
         raise Conflict(_("The import is already running."))
     header = list(job.mapping.get("header", []))
     _cleaned, errors = mapping.clean_mapping(
@@ -233,18 +242,23 @@ def start_import(job: ImportJob, *, actor: Any, dry_run: bool) -> ImportJob:
     job.errors = []
     job.message = ""
     job.started_at = job.finished_at = None
-    job.mapping = {**job.mapping, "language": translation.get_language() or settings.LANGUAGE_CODE}
+    job.mapping = {
+        **job.mapping,
+        "language": translation.get_language() or settings.LANGUAGE_CODE,
+        "queued_at": timezone.now().isoformat(),
+    }
     job.save()
-    from crm.customers.transfer.tasks import run_import_task
+    if enqueue:
+        from crm.customers.transfer.tasks import run_import_task
 
-    transaction.on_commit(lambda: run_import_task.enqueue(job.pk))
+        transaction.on_commit(lambda: run_import_task.enqueue(job.pk))
     return job
 
 
 def cancel_import(job: ImportJob, *, actor: Any) -> ImportJob:
     """Ask a pending or running import to stop; it rolls back everything it wrote."""
-    if job.status not in (JobStatus.PENDING, JobStatus.RUNNING):
-        raise Conflict(_("Only a pending or running import can be cancelled."))
+    if not is_in_progress(job):
+        raise Conflict(_("Only a queued or running import can be cancelled."))
     (job_dir(job) / "cancel").write_text(str(getattr(actor, "pk", "")), encoding="utf-8")
     if job.status == JobStatus.PENDING:
         job.status = JobStatus.CANCELLED
@@ -259,10 +273,7 @@ def progress(job: ImportJob) -> dict[str, Any]:
     """Status for the page and the API: the job row, plus live progress while it runs."""
     processed = job.processed_rows
     if job.status == JobStatus.RUNNING:
-        try:
-            processed = int(json.loads((job_dir(job) / "progress.json").read_text(encoding="utf-8"))["processed"])
-        except (OSError, ValueError, KeyError):
-            processed = job.processed_rows
+        processed = progress_from_file(job) or job.processed_rows
     total = job.total_rows or 0
     percent = 100 if job.status == JobStatus.SUCCEEDED else (min(99, int(processed * 100 / total)) if total else 0)
     return {
@@ -286,6 +297,14 @@ def progress(job: ImportJob) -> dict[str, Any]:
         "started_at": job.started_at,
         "finished_at": job.finished_at,
     }
+
+
+def progress_from_file(job: ImportJob) -> int | None:
+    """Rows processed so far by a running import, from its progress file."""
+    try:
+        return int(json.loads((job_dir(job) / "progress.json").read_text(encoding="utf-8"))["processed"])
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def read_errors(job: ImportJob, *, offset: int = 0, limit: int = 100) -> tuple[list[dict[str, Any]], int | None]:

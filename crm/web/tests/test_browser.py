@@ -95,11 +95,12 @@ def test_phone_layout_has_no_sideways_scrolling(browser_page: Any, screenshot: A
     assert page.locator("h1").first.inner_text() == "销售"
 
 
-def test_login_page_fits_a_phone(browser_page: Any) -> None:
+def test_login_page_fits_a_phone(browser_page: Any, screenshot: Any) -> None:
     page = browser_page(viewport=PHONE, language="zh-hans")
     page.goto("/login/")
     assert page.locator("h1").inner_text() == "登录"
     assert horizontal_overflow(page) <= 0
+    screenshot(page, "login-phone-zh")
 
 
 def test_works_without_javascript(browser_page: Any) -> None:

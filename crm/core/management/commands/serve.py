@@ -50,4 +50,14 @@ class Command(BaseCommand):
             "crm.wsgi:application",
         ]  # fmt: skip
         self.stdout.write(f"Serving on http://{options['host']}:{options['port']} with granian (WSGI)")
-        raise SystemExit(subprocess.call(cmd))  # noqa: S603
+        self.stdout.flush()
+        server = subprocess.Popen(cmd)  # noqa: S603
+        # A process manager stops `crm serve` with SIGTERM: pass it on so granian drains and exits.
+        previous = {sig: signal.signal(sig, lambda signum, frame: server.send_signal(signum))
+                    for sig in (signal.SIGTERM, signal.SIGINT)}  # fmt: skip
+        try:
+            code = server.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        raise SystemExit(code)

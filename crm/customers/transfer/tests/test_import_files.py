@@ -112,3 +112,58 @@ def test_messy_real_world_file(admin: Any) -> None:
     assert {(e["row"], e["field"]) for e in job.errors} == {(5, "phone"), (6, "email"), (6, "birth_date")}
     assert Customer.objects.get(name="张 伟").birth_date == dt.date(1988, 7, 9)
     assert Customer.objects.get(name="上海某某贸易有限公司").phone == "+862112345678"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "13800138000",
+        "+86 138 0013 8000",
+        "14012345678",
+        "19912345678",
+        "16212345678",
+        "17400001234",
+        "12345678901",
+        "(86)13900139000",
+        "0086-13912345678",
+        "1741234567",
+        "10086",
+        "021-12345678",
+    ],
+)
+def test_fast_phone_path_agrees_with_the_shared_validator(raw: str) -> None:
+    from crm.customers import validation
+    from crm.customers.transfer import cleaning
+
+    def outcome(fn: Any) -> str:
+        try:
+            return str(fn(raw))
+        except ValueError:
+            return "invalid"
+
+    assert outcome(cleaning.clean_phone) == outcome(validation.clean_phone)
+
+
+@pytest.mark.parametrize(
+    "raw", ["a@example.com", "A.B+c@Example.COM", "x@y.test", "bad@", "a@b", "ü@example.com", "a..b@example.com"]
+)
+def test_fast_email_path_agrees_with_the_shared_validator(raw: str) -> None:
+    from crm.customers import validation
+    from crm.customers.transfer import cleaning
+
+    def outcome(fn: Any) -> str:
+        try:
+            return str(fn(raw))
+        except ValueError:
+            return "invalid"
+
+    assert outcome(cleaning.clean_email) == outcome(validation.clean_email)
+
+
+def test_fast_blind_index_equals_the_shared_one() -> None:
+    from crm.core.crypto import blind_index
+    from crm.customers.transfer import cleaning
+
+    assert cleaning.email_bidx("A@Example.com") == blind_index("email", "a@example.com")
+    assert cleaning.phone_bidx("+8613800138000") == blind_index("phone", "13800138000")
+    assert cleaning.identifier_bidx("1101 01x") == blind_index("identifier", "110101X")

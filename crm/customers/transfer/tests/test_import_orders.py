@@ -116,3 +116,22 @@ def test_contact_with_unknown_customer_is_an_error(admin: Any, customers: None) 
     assert job.errors[0]["field"] == "customer"
     assert not Contact.objects.exists()
     assert Customer.objects.count() == 2
+
+
+def test_order_times_are_in_the_local_zone_and_rows_must_be_adjacent(admin: Any, customers: None) -> None:
+    from django.utils import timezone
+
+    data = csv_bytes(
+        [
+            ["订单号", "客户编号", "下单时间", "金额"],
+            ["T1", "C1", "2025-01-02 10:00", "1"],
+            ["T2", "C1", "2025-01-02", "1"],
+            ["T1", "C1", "2025-01-02 10:00", "1"],
+            ["T3", "C1", "2025-02-30 10:00", "1"],
+        ]
+    )
+    job = run_import(admin, data, kind="orders", name="o.csv", mode="valid_rows")
+    assert {(e["row"], e["field"]) for e in job.errors} == {(4, "number"), (5, "ordered_at")}
+    first = Order.objects.get(number="T1").ordered_at
+    assert timezone.localtime(first).hour == 10
+    assert timezone.localtime(Order.objects.get(number="T2").ordered_at).hour == 0

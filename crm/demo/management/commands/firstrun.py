@@ -22,11 +22,14 @@ class Command(BaseCommand):
             self.stdout.write("First start: loading demo data…")
             call_command("demo", customers=int(os.environ.get("CRM_DEMO_CUSTOMERS", "2000")))
         password = os.environ.get("CRM_DEMO_PASSWORD", "crm-demo-2026")
+        admin = settings.DEMO_ADMIN_USERNAME
+        port = os.environ.get("CRM_PORT", "8000")
         self.stdout.write(
             self.style.SUCCESS(
-                "\nThe CRM is starting at http://127.0.0.1:8000\n"
-                f"  Log in as  admin / {password}   (administrator)\n"
-                f"  or         sales1, service1, marketing1 / {password}\n"
-                "  API docs:  http://127.0.0.1:8000/api/v1/docs\n"
+                f"\nThe CRM is starting at http://127.0.0.1:{port}\n"
+                f"  Log in as  {admin} / {password}   (administrator)\n"
+                f"  or         sales1, service1, marketing1 / {password}   (department members)\n"
+                f"  or         salesmgr1, servicemgr1, boss / {password}   (managers)\n"
+                f"  API docs:  http://127.0.0.1:{port}/api/v1/docs   (API token: crm token create {admin})\n"
             )
         )

@@ -1,0 +1,198 @@
+"""Import throughput on PostgreSQL: customers (validation, encryption, blind indexes, upsert lookup) and orders.
+
+Generates a customers CSV and an orders CSV (Chinese names, mobiles, e-mails, some with tags),
+imports each through the real import service (the code path of the page, API, CLI and worker),
+and in the same run COPYs the same file into an unlogged text table: the "raw SQL" doing the
+least possible work with those bytes. Prints one JSON line per figure. Imported rows are deleted
+afterwards so the benchmark database keeps its size.
+
+Environment: DATABASE_URL (PostgreSQL), BENCH_IMPORT_CUSTOMERS (default 200000),
+BENCH_IMPORT_ORDERS (default 500000), BENCH_CUSTOMERS (dataset label only).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+# Follow-up work (duplicate detection, re-scoring) is queued, as in production, not run inside the timing.
+os.environ["CRM_TASK_BACKEND"] = "database"
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from crm.customers.models import Customer, ImportJob  # noqa: E402
+from crm.customers.transfer import services  # noqa: E402
+from crm.identity.models import User  # noqa: E402
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英"
+MOBILE_PREFIXES = ["130", "135", "136", "137", "138", "139", "150", "151", "158", "186", "188", "189"]
+CITIES = ["上海", "北京", "广州", "深圳", "杭州", "成都", "南京", "武汉"]
+
+
+def write_customers(path: Path, count: int, run: str) -> None:
+    rng = random.Random(1)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["外部编号", "姓名", "手机", "邮箱", "性别", "生日", "城市", "公司", "标签"])
+        for i in range(count):
+            name = rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN)
+            writer.writerow(
+                [
+                    f"B{run}-{i}",
+                    name,
+                    f"{rng.choice(MOBILE_PREFIXES)}{rng.randrange(10**8):08d}",
+                    f"u{run}x{i}@example.com",
+                    rng.choice(["男", "女", ""]),
+                    f"{rng.randrange(1950, 2005)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}",
+                    rng.choice(CITIES),
+                    "",
+                    "VIP" if i % 50 == 0 else "",
+                ]
+            )
+
+
+def write_orders(path: Path, count: int, customers: int, run: str) -> None:
+    rng = random.Random(2)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["订单号", "客户编号", "下单时间", "商品编码", "商品名称", "数量", "单价", "币种"])
+        for i in range(count):
+            writer.writerow(
+                [
+                    f"BO{run}-{i}",
+                    f"B{run}-{rng.randrange(customers)}",
+                    f"2025-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d} "
+                    f"{rng.randrange(24):02d}:{rng.randrange(60):02d}",
+                    f"SKU-{rng.randrange(500)}",
+                    "商品",
+                    str(rng.randrange(1, 5)),
+                    f"{rng.randrange(100, 100000) / 100:.2f}",
+                    "CNY",
+                ]
+            )
+
+
+def raw_copy_rate(path: Path, columns: int) -> float:
+    """Rows/s of COPY of the same file into an unlogged table of text columns."""
+    cols = ", ".join(f"c{i} text" for i in range(columns))
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE UNLOGGED TABLE IF NOT EXISTS bench_import_raw ({cols})")
+        cursor.execute("TRUNCATE bench_import_raw")
+    raw = connection.connection
+    started = time.perf_counter()
+    copy_sql = "COPY bench_import_raw FROM STDIN WITH (FORMAT csv, HEADER true)"
+    with raw.cursor() as cur, cur.copy(copy_sql) as copy, path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            copy.write(block)
+    raw.commit()
+    elapsed = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM bench_import_raw")
+        rows = cursor.fetchone()[0]
+        cursor.execute("DROP TABLE bench_import_raw")
+    return rows / elapsed
+
+
+def timed_import(actor: User, path: Path, kind: str) -> tuple[ImportJob, float]:
+    with path.open("rb") as fh:
+        job = services.create_import_job(actor=actor, upload=fh, file_name=path.name, kind=kind, mode="valid_rows")
+    services.start_import(job, actor=actor, dry_run=False, enqueue=False)
+    started = time.perf_counter()
+    services.execute_import(job.pk)
+    elapsed = time.perf_counter() - started
+    job.refresh_from_db()
+    if job.status != "succeeded" or job.error_count:
+        raise SystemExit(f"{kind} import did not succeed cleanly: {job.status} {job.message} {job.errors[:3]}")
+    return job, elapsed
+
+
+def cleanup(run: str, started_at: Any) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM customers_orderline WHERE order_id IN (SELECT id FROM customers_order WHERE number LIKE %s)",
+            [f"BO{run}-%"],
+        )
+        cursor.execute("DELETE FROM customers_order WHERE number LIKE %s", [f"BO{run}-%"])
+        ids = "SELECT id FROM customers_customer WHERE external_id LIKE %s"
+        cursor.execute(f"DELETE FROM customers_customer_tags WHERE customer_id IN ({ids})", [f"B{run}-%"])
+        cursor.execute(
+            f"DELETE FROM customers_duplicatecandidate WHERE customer_a_id IN ({ids}) OR customer_b_id IN ({ids})",
+            [f"B{run}-%", f"B{run}-%"],
+        )
+        cursor.execute("DELETE FROM customers_customer WHERE external_id LIKE %s", [f"B{run}-%"])
+    from django_tasks_db.models import DBTaskResult
+
+    DBTaskResult.objects.filter(enqueued_at__gte=started_at).delete()
+
+
+def main() -> None:
+    if connection.vendor != "postgresql":
+        raise SystemExit("bench_import needs PostgreSQL (DATABASE_URL)")
+    n_customers = int(os.environ.get("BENCH_IMPORT_CUSTOMERS", "200000"))
+    n_orders = int(os.environ.get("BENCH_IMPORT_ORDERS", "500000"))
+    existing = Customer.objects.count()
+    dataset = f"{n_customers} customer rows / {n_orders} order rows CSV into PostgreSQL holding {existing} customers"
+    actor = User.objects.filter(is_superuser=True).first() or User.objects.create_superuser(
+        "bench-import", password=None
+    )
+    run = str(int(time.time()))
+    started_at = timezone.now()
+    with tempfile.TemporaryDirectory() as tmp:
+        customers_csv = Path(tmp) / "customers.csv"
+        orders_csv = Path(tmp) / "orders.csv"
+        write_customers(customers_csv, n_customers, run)
+        write_orders(orders_csv, n_orders, n_customers, run)
+        try:
+            copy_customers = raw_copy_rate(customers_csv, 9)
+            job, elapsed = timed_import(actor, customers_csv, "customers")
+            rate = job.created_count / elapsed
+            emit(
+                "import customers (validate, encrypt, blind index, upsert check, tags, timeline)",
+                rate,
+                dataset,
+                rate / copy_customers,
+            )
+            emit("raw COPY of the customers file", copy_customers, dataset, 1.0)
+            copy_orders = raw_copy_rate(orders_csv, 8)
+            job, elapsed = timed_import(actor, orders_csv, "orders")
+            rate = job.processed_rows / elapsed
+            emit("import orders (validate, money, customer lookup, order + line)", rate, dataset, rate / copy_orders)
+            emit("raw COPY of the orders file", copy_orders, dataset, 1.0)
+        finally:
+            cleanup(run, started_at)
+
+
+def emit(name: str, value: float, dataset: str, ratio: float) -> None:
+    print(
+        json.dumps(
+            {
+                "name": name,
+                "value": round(value),
+                "unit": "rows/s",
+                "dataset": dataset,
+                "ratio_to_raw_sql": round(ratio, 3),
+            },
+            ensure_ascii=False,
+        ),
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()
