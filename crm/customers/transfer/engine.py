@@ -29,7 +29,7 @@ from crm.core.money import clean_amount, clean_currency
 from crm.customers import validation
 from crm.customers.models import Contact, Customer, Order, OrderLine, Product, Tag
 from crm.customers.transfer import cleaning
-from crm.customers.transfer.bulk import Table, insert_ignore, now, update_rows
+from crm.customers.transfer.bulk import Table, insert_ignore, now, rows_in, update_rows
 from crm.customers.transfer.mapping import CUSTOM_PREFIX
 from crm.customers.transfer.readers import Row
 from crm.identity.models import User
@@ -366,9 +366,7 @@ class CustomerImporter(BaseImporter):
             if "id_number" in c:
                 c["id_number_bidx"] = cleaning.identifier_bidx(c["id_number"] or "")
         external = {c["external_id"] for _n, c in batch if c.get("external_id")}
-        existing_external = (
-            dict(Customer.objects.filter(external_id__in=external).values_list("external_id", "pk")) if external else {}
-        )
+        existing_external = dict(rows_in(Customer, "external_id", ("external_id", "pk"), external)) if external else {}
         self.existing: dict[str, int] = {}
         by = self.ctx.upsert_by
         if by == "external_id":
@@ -376,11 +374,7 @@ class CustomerImporter(BaseImporter):
         elif by in {"email", "phone"}:
             column = f"{by}_bidx"
             keys = {c[column] for _n, c in batch if c.get(column)}
-            for key, pk in (
-                Customer.objects.filter(**{f"{column}__in": keys}, is_active=True)
-                .order_by("pk")
-                .values_list(column, "pk")
-            ):
+            for key, pk in rows_in(Customer, column, (column, "pk"), keys, is_active=True):
                 self.existing.setdefault(key, pk)
         good: list[CleanRow] = []
         seen_external: dict[str, int] = {}
@@ -508,17 +502,12 @@ def _customer_lookup(batch: list[CleanRow]) -> dict[tuple[str, str], int]:
     found: dict[tuple[str, str], int] = {}
     ext = {c["customer_external_id"] for _n, c in batch if c.get("customer_external_id")}
     if ext:
-        for key, pk in Customer.objects.filter(external_id__in=ext).values_list("external_id", "pk"):
+        for key, pk in rows_in(Customer, "external_id", ("external_id", "pk"), ext):
             found[("external_id", str(key))] = pk
     for kind in ("email", "phone"):
         keys = {c[f"customer_{kind}_bidx"] for _n, c in batch if c.get(f"customer_{kind}_bidx")}
         if keys:
-            rows = (
-                Customer.objects.filter(**{f"{kind}_bidx__in": keys}, is_active=True)
-                .order_by("pk")
-                .values_list(f"{kind}_bidx", "pk")
-            )
-            for key, pk in rows:
+            for key, pk in rows_in(Customer, f"{kind}_bidx", (f"{kind}_bidx", "pk"), keys, is_active=True):
                 found.setdefault((kind, key), pk)
     return found
 
@@ -576,9 +565,7 @@ class ContactImporter(BaseImporter):
     def prepare(self, batch: list[CleanRow]) -> list[CleanRow]:
         self.customers = _customer_lookup(batch)
         external = {c["external_id"] for _n, c in batch if c.get("external_id")}
-        self.existing = (
-            dict(Contact.objects.filter(external_id__in=external).values_list("external_id", "pk")) if external else {}
-        )
+        self.existing = dict(rows_in(Contact, "external_id", ("external_id", "pk"), external)) if external else {}
         good = []
         seen: set[str] = set()
         for number, c in batch:
@@ -788,14 +775,12 @@ class OrderImporter(BaseImporter):
     def prepare(self, batch: list[CleanRow]) -> list[CleanRow]:
         customers = _customer_lookup(batch)
         numbers = {c["number"] for _n, c in batch}
-        self.existing = dict(Order.objects.filter(number__in=numbers).values_list("number", "pk"))
+        self.existing = dict(rows_in(Order, "number", ("number", "pk"), numbers))
         skus = {c["line"]["sku"] for _n, c in batch if c.get("line") and c["line"]["sku"]} - set(self.products)
         if skus:
             if len(self.products) > 100_000:
                 self.products.clear()
-            for pk, sku, name, category in Product.objects.filter(sku__in=skus).values_list(
-                "pk", "sku", "name", "category"
-            ):
+            for pk, sku, name, category in rows_in(Product, "sku", ("pk", "sku", "name", "category"), skus):
                 self.products[sku] = (pk, name, category)
         # Group consecutive rows of one order number; an order with one bad row is rejected whole.
         grouped: list[tuple[int, dict[str, Any], list[dict[str, Any]]]] = []
