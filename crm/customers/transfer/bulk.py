@@ -85,11 +85,24 @@ class Table:
         position = {a: i for i, a in enumerate(self.attnames)}
         json_positions = {position[a] for a in self.json_columns}
         tuples = []
+        # JSON values shared by many rows (one payload for every timeline row, empty custom
+        # values) are dumped once; ids are stable while `rows` holds the objects.
+        dumped: dict[int, tuple[Any, str]] = {}
         for row in rows:
             values = template.copy()
             for attname, value in row.items():
                 index = position[attname]
-                values[index] = _json_dump(value) if index in json_positions else value
+                if index in json_positions:
+                    if isinstance(value, dict) and not value:
+                        value = "{}"
+                    else:
+                        known = dumped.get(id(value))
+                        if known is None or known[0] is not value:
+                            known = (value, _json_dump(value))
+                            if len(dumped) < 64:  # the cache holds the object: its id is not reused
+                                dumped[id(value)] = known
+                        value = known[1]
+                values[index] = value
             tuples.append(values)
         if not tuples:
             return 0

@@ -130,6 +130,8 @@ class BaseImporter:
         self.sink = sink
         self.outcome = outcome
         self.blocked = False  # all-or-nothing after the first error: keep checking, stop writing
+        # Every row has the same columns: whether custom fields are mapped is known once.
+        self.has_custom = any(key.startswith(CUSTOM_PREFIX) for key in ctx.columns.values())
 
     # -- per row ------------------------------------------------------------------------------
     def raw_values(self, row: Row) -> dict[str, Any]:
@@ -341,7 +343,7 @@ class CustomerImporter(BaseImporter):
 
     def clean(self, raw: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
         c = self.apply_cleaners(raw, errors)
-        if any(k.startswith(CUSTOM_PREFIX) for k in raw):
+        if self.has_custom:
             c["custom"] = self.clean_custom(raw, errors)
         key = self.ctx.upsert_by
         if key in {"email", "phone", "external_id"} and not c.get(key) and key not in errors:
@@ -558,7 +560,7 @@ class ContactImporter(BaseImporter):
     def clean(self, raw: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
         c = self.apply_cleaners(raw, errors)
         _clean_customer_reference(raw, c, errors)
-        if any(k.startswith(CUSTOM_PREFIX) for k in raw):
+        if self.has_custom:
             c["custom"] = self.clean_custom(raw, errors)
         return c
 

@@ -169,6 +169,19 @@ def test_fast_blind_index_equals_the_shared_one() -> None:
     assert cleaning.identifier_bidx("1101 01x") == blind_index("identifier", "110101X")
 
 
+def test_fast_base32_equals_the_standard_encoding_on_many_digests() -> None:
+    import base64
+    import hashlib
+
+    from crm.customers.transfer import cleaning
+
+    # Given digests covering every 10-bit group value, all-zero and all-one bytes
+    samples = [bytes(20), b"\xff" * 20] + [hashlib.sha256(str(i).encode()).digest()[:20] for i in range(3000)]
+    for data in samples:
+        # When encoded by the fast path, then it is the standard lower-case base32 text
+        assert cleaning._b32_of_160_bits(data) == base64.b32encode(data).decode("ascii").lower()
+
+
 def test_semicolon_and_tab_separated_files(admin: Any) -> None:
     job = run_import(admin, "姓名;城市\n甲;上海\n".encode(), name="a.csv")
     assert job.status == "succeeded", job.message
