@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.utils import timezone
+
+from crm.customers.scoring.store.models import ScoringRun
 from crm.demo.registry import DemoContext, generator
 
 # Bigger demo datasets (benchmarks) leave the first full run to `crm scores recompute --full`.
@@ -15,7 +20,12 @@ def create_scores_and_segments(ctx: DemoContext) -> None:
     from crm.identity.models import User
 
     if ctx.customers <= MAX_CUSTOMERS_TO_SCORE:
-        run = compute.recompute_full()
+        # Measured at the next UTC midnight, and without step timings, so the same seed gives the
+        # same database (the demo's repeatability contract); the nightly run takes over later.
+        now = timezone.now().astimezone(dt.UTC)
+        as_of = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+        run = compute.recompute_full(as_of=as_of)
+        ScoringRun.objects.filter(pk=run.pk).update(timings={})
         ctx.add_rows("customer scores", CustomerScore.objects.count())
         ctx.stdout.write(f"scored {run.customers} customers\n")
     else:
