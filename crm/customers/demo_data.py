@@ -426,7 +426,8 @@ class BulkWriter:
                     f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "  # noqa: S608
                     f'(SELECT COALESCE(MAX(id), 1) FROM "{table}"))'
                 )
-                cursor.execute(f'ANALYZE "{table}"')
+                # VACUUM also merges the GIN pending lists of the search indexes filled by COPY.
+                cursor.execute(f'VACUUM ANALYZE "{table}"')
 
 
 def _money(cents: int) -> str:

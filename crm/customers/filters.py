@@ -526,9 +526,17 @@ def _mentions_custom(group: Mapping[str, Any]) -> list[bool]:
     return found
 
 
+def _one_or_many(field: str, raw: str) -> dict[str, Any]:
+    # One value compares with "=", which lets PostgreSQL walk the (field, updated_at) index in order.
+    values = [v for v in raw.split(",") if v]
+    if len(values) == 1:
+        return {"field": field, "op": "eq", "value": values[0]}
+    return {"field": field, "op": "in", "value": values}
+
+
 # Simple "?field=value" forms used by the list page: field name → op.
 SIMPLE_PARAMS: dict[str, Callable[[str], dict[str, Any]]] = {
-    "lifecycle_stage": lambda v: {"field": "lifecycle_stage", "op": "in", "value": v.split(",")},
+    "lifecycle_stage": lambda v: _one_or_many("lifecycle_stage", v),
     "kind": lambda v: {"field": "kind", "op": "eq", "value": v},
     "owner": lambda v: {"field": "owner", "op": "eq", "value": v},
     "region": lambda v: {"field": "region", "op": "eq", "value": v},
@@ -536,8 +544,8 @@ SIMPLE_PARAMS: dict[str, Callable[[str], dict[str, Any]]] = {
     "industry": lambda v: {"field": "industry", "op": "eq", "value": v},
     "source": lambda v: {"field": "source", "op": "eq", "value": v},
     "tag": lambda v: {"field": "tags", "op": "has_any", "value": v.split(",")},
-    "rfm_segment": lambda v: {"field": "score.rfm_segment", "op": "in", "value": v.split(",")},
-    "value_tier": lambda v: {"field": "score.value_tier", "op": "in", "value": v.split(",")},
+    "rfm_segment": lambda v: _one_or_many("score.rfm_segment", v),
+    "value_tier": lambda v: _one_or_many("score.value_tier", v),
     "created_after": lambda v: {"field": "created_at", "op": "gte", "value": v},
     "created_before": lambda v: {"field": "created_at", "op": "lte", "value": v},
     "updated_after": lambda v: {"field": "updated_at", "op": "gte", "value": v},

@@ -98,8 +98,12 @@ class Customer(models.Model):
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
         indexes = [
-            models.Index(fields=["owner", "-updated_at"], name="customer_owner_updated_idx"),
-            models.Index(fields=["lifecycle_stage", "-updated_at"], name="customer_stage_updated_idx"),
+            # List filters walk these in the list's default order (newest change first, id as tie-break).
+            models.Index(fields=["owner", "-updated_at", "-id"], name="customer_owner_updated_idx"),
+            models.Index(fields=["lifecycle_stage", "-updated_at", "-id"], name="customer_stage_updated_idx"),
+            # Stage + place is the common combination; place alone walks customer_updated_idx densely enough.
+            models.Index(fields=["lifecycle_stage", "city", "-updated_at", "-id"], name="customer_stage_city_idx"),
+            models.Index(fields=["lifecycle_stage", "region", "-updated_at", "-id"], name="customer_stage_region_idx"),
             models.Index(fields=["-updated_at", "-id"], name="customer_updated_idx"),
             models.Index(fields=["name"], name="customer_name_idx"),
             models.Index(fields=["company_name"], name="customer_company_idx"),
