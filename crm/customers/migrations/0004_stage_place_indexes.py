@@ -5,27 +5,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0003_list_filter_indexes'),
+        ("customers", "0003_list_filter_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='customer',
-            name='customer_city_updated_idx',
+            model_name="customer",
+            name="customer_city_updated_idx",
         ),
         migrations.RemoveIndex(
-            model_name='customer',
-            name='customer_region_updated_idx',
+            model_name="customer",
+            name="customer_region_updated_idx",
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['lifecycle_stage', 'city', '-updated_at', '-id'], name='customer_stage_city_idx'),
+            model_name="customer",
+            index=models.Index(
+                fields=["lifecycle_stage", "city", "-updated_at", "-id"], name="customer_stage_city_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['lifecycle_stage', 'region', '-updated_at', '-id'], name='customer_stage_region_idx'),
+            model_name="customer",
+            index=models.Index(
+                fields=["lifecycle_stage", "region", "-updated_at", "-id"], name="customer_stage_region_idx"
+            ),
         ),
     ]
