@@ -2,7 +2,8 @@
 
 Environment: BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/crm_bench),
 BENCH_CUSTOMERS (default 1000000), BENCH_ONLY (comma-separated script names, optional),
-BENCH_REBUILD=1 to rebuild the dataset even when its size already matches.
+BENCH_REBUILD=1 to rebuild the dataset even when its size already matches, BENCH_SCRIPT_TIMEOUT
+(seconds per script, default 3600).
 
 Each script prints one JSON line per figure:
 {"name", "value", "unit", "dataset", "ratio_to_raw_sql"}; this runner echoes them and ends
@@ -104,9 +105,14 @@ def build_dataset(url: str, customers: int) -> dict[str, Any]:
 def run_script(script: Path, url: str, customers: int) -> list[dict[str, Any]]:
     env = {**bench_env(url), "BENCH_CUSTOMERS": str(customers), "BENCH_PG_URL": url}
     print(f"== {script.name}", file=sys.stderr)
-    process = subprocess.run(
-        [sys.executable, str(script)], env=env, capture_output=True, text=True, cwd=ROOT, check=False
-    )
+    limit = int(os.environ.get("BENCH_SCRIPT_TIMEOUT", "3600"))
+    try:
+        process = subprocess.run(
+            [sys.executable, str(script)], env=env, capture_output=True, text=True, cwd=ROOT, check=False, timeout=limit
+        )
+    except subprocess.TimeoutExpired:
+        return [{"name": f"{script.stem} FAILED", "value": limit, "unit": "s (timed out)", "dataset": "",
+                 "ratio_to_raw_sql": None}]  # fmt: skip
     figures = []
     for line in process.stdout.splitlines():
         try:

@@ -215,6 +215,8 @@ def visible_to(user: Any, verb: str, model_or_qs: type[M] | QuerySet[M]) -> Quer
 
 def get_for(user: Any, verb: str, model_or_qs: type[M] | QuerySet[M], pk: Any) -> M:
     """One row the user may `verb`, or NotFound — for a missing and a forbidden row alike."""
+    if isinstance(pk, int) and not -(2**63) <= pk < 2**63:
+        raise NotFound()  # beyond any database integer: PostgreSQL would fail the transaction
     try:
         return visible_to(user, verb, model_or_qs).get(pk=pk)
     except (models.ObjectDoesNotExist, ValueError, TypeError) as exc:

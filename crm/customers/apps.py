@@ -23,3 +23,6 @@ class CustomersConfig(AppConfig):
 
         register_all()
         override_url("customers", "customers:list")
+        from crm.customers.transfer.panels import register_panels  # import/export/duplicates panel
+
+        register_panels()

@@ -550,6 +550,10 @@ def _parse_field_rules(rules: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str
     return wanted
 
 
+def may_manage_roles(actor: User | None) -> bool:
+    return _is_admin(actor)
+
+
 def _require_admin(actor: User | None) -> None:
     if not _is_admin(actor):
         raise Forbidden(_("Only administrators may change roles and permissions."))

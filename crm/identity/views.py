@@ -26,7 +26,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from crm.core.access import VERBS, has_verb
+from crm.core.access import VERBS, can, has_verb
 from crm.core.errors import DomainError, NotFound
 from crm.identity import authentication, selectors, services
 from crm.identity.forms import (
@@ -336,7 +336,10 @@ def token_revoke_view(request: AuthedRequest, token_id: int) -> HttpResponse:
         raise Http404 from exc
     revoke_token(token, actor=request.user)
     messages.success(request, _("The token was revoked."))
-    return redirect(request.POST.get("back") or reverse("identity:profile") + "#tokens")
+    back = request.POST.get("back") or ""
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, require_https=request.is_secure()):
+        back = reverse("identity:profile") + "#tokens"
+    return redirect(back)
 
 
 @login_required
@@ -389,7 +392,12 @@ def users_view(request: AuthedRequest) -> HttpResponse:
     if request.GET.get("status") in {"active", "disabled"}:
         filters["is_active"] = request.GET["status"] == "active"
     users = selectors.list_users(request.user, filters=filters).order_by("username")[:500]
-    context = {"users": users, "q": filters["q"], "status": request.GET.get("status", "")}
+    context = {
+        "users": users,
+        "q": filters["q"],
+        "status": request.GET.get("status", ""),
+        "may_create": has_verb(request.user, "create", User),
+    }
     template = "identity/admin/users.html#table" if request.headers.get("HX-Request") else "identity/admin/users.html"
     return render(request, template, context)
 
@@ -456,6 +464,7 @@ def user_edit_view(request: AuthedRequest, user_id: int) -> HttpResponse:
         "password_form": SetPasswordForm(),
         "totp_on": authentication.confirmed_device(target) is not None,
         "tokens": ApiToken.objects.filter(user=target).order_by("-id")[:50],
+        "may_change": can(request.user, "change", target),
     }
     return render(request, "identity/admin/user_form.html", context)
 
@@ -549,9 +558,14 @@ def department_edit_view(request: AuthedRequest, department_id: int) -> HttpResp
                 return redirect("identity:admin-departments")
         except DomainError as exc:
             _apply_errors(form, exc)
-    return render(
-        request, "identity/admin/simple_form.html", {"form": form, "object": department, "kind": _("Department")}
-    )
+    context = {
+        "form": form,
+        "object": department,
+        "kind": _("Department"),
+        "may_change": can(request.user, "change", department),
+        "may_delete": can(request.user, "delete", department),
+    }
+    return render(request, "identity/admin/simple_form.html", context)
 
 
 @admin_view
@@ -578,13 +592,24 @@ def team_edit_view(request: AuthedRequest, team_id: int) -> HttpResponse:
                 return redirect("identity:admin-departments")
         except DomainError as exc:
             _apply_errors(form, exc)
-    return render(request, "identity/admin/simple_form.html", {"form": form, "object": team, "kind": _("Team")})
+    context = {
+        "form": form,
+        "object": team,
+        "kind": _("Team"),
+        "may_change": can(request.user, "change", team),
+        "may_delete": can(request.user, "delete", team),
+    }
+    return render(request, "identity/admin/simple_form.html", context)
 
 
 @admin_view
 def roles_view(request: AuthedRequest) -> HttpResponse:
     roles = selectors.list_roles(request.user).order_by("name")
-    return render(request, "identity/admin/roles.html", {"roles": roles})
+    context = {
+        "roles": roles,
+        "may_create": services.may_manage_roles(request.user) and has_verb(request.user, "create", Role),
+    }
+    return render(request, "identity/admin/roles.html", context)
 
 
 def _grant_matrix(role: Role | None, post: Any = None) -> list[dict[str, Any]]:
@@ -659,6 +684,7 @@ def role_edit_view(request: AuthedRequest, role_id: int | None = None) -> HttpRe
         "verbs": VERBS,
         "scope_choices": SCOPE_CHOICES,
         "rule_choices": FIELD_RULE_CHOICES,
+        "may_change": services.may_manage_roles(request.user),
     }
     return render(request, "identity/admin/role_form.html", context)
 

@@ -152,7 +152,7 @@ def test_get_for_answers_404_for_missing_and_forbidden_alike(org: Org) -> None:
     actor = user_in(org, "A1", custom_role("r", {"view": Scope.OWN}))
     customers = customers_by_relation(org, actor)
     assert access.get_for(actor, "view", Customer, customers["own"].pk) == customers["own"]
-    for pk in (customers["other_team"].pk, 999_999_999, "not-a-number", None):
+    for pk in (customers["other_team"].pk, 999_999_999, 2**64, "not-a-number", None):
         with pytest.raises(NotFound):
             access.get_for(actor, "view", Customer, pk)
 

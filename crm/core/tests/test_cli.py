@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -71,7 +72,7 @@ def test_serve_runs_granian_in_production_and_answers(tmp_path: Path) -> None:
     subprocess.run([*cli, "migrate", "-v", "0"], env=env, cwd=ROOT, check=True, capture_output=True)
     # when
     server = subprocess.Popen(
-        [*cli, "serve", "--port", str(port), "--workers", "1", "--threads", "2"],
+        [*cli, "serve", "--port", str(port), "--workers", "2", "--threads", "2"],
         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     try:
@@ -85,6 +86,10 @@ def test_serve_runs_granian_in_production_and_answers(tmp_path: Path) -> None:
                 time.sleep(0.2)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/web/app.css", timeout=5) as response:
             css_status = response.status
+        for _ in range(9):  # spread over both granian workers (new connection each time)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).close()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            scraped = response.read().decode()
     finally:
         import os
         import signal
@@ -97,6 +102,10 @@ def test_serve_runs_granian_in_production_and_answers(tmp_path: Path) -> None:
     # then
     assert body == b'{"status": "ok"}'
     assert css_status == 200
+    # every worker's requests are in one scrape: at least 1 + 9 /healthz (a slow first poll may add one)
+    counted = re.search(r'crm_http_requests_total\{method="GET",route="/healthz",status="200"\} ([\d.]+)', scraped)
+    assert counted is not None
+    assert float(counted.group(1)) >= 10
     assert "granian (WSGI)" in output
     assert server.returncode is not None
     assert leftover.stdout.strip() == "", "granian outlived `crm serve`"

@@ -125,7 +125,9 @@ def test_wrong_types_are_422_with_one_error_per_field(api_client: Client) -> Non
 def test_wrong_types_are_reported_in_chinese_for_chinese_users(api_client: Client) -> None:
     response = post(api_client, {"sku": "A", "name": "B"}, **{"Accept-Language": "zh-hans"})
     assert response.status_code == 422
-    assert response.json()["errors"] == [{"field": "list_price", "message": "这个字段是必填项。"}]
+    [error] = response.json()["errors"]
+    assert error["field"] == "list_price"
+    assert "必填" in error["message"]
 
 
 @override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1024)

@@ -83,6 +83,7 @@ def test_metrics_count_requests_by_route_and_report_queue_depth(client: Client) 
     assert 'crm_http_requests_total{method="GET",route="/healthz",status="200"}' in text
     assert 'crm_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/healthz"}' in text
     assert 'crm_task_queue_depth{queue="imports",status="ready"} 1.0' in text
+    assert "crm_workers_alive 0.0" in text
 
 
 def test_metrics_use_the_route_pattern_not_the_raw_path(client: Client) -> None:

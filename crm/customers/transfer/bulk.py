@@ -81,15 +81,15 @@ class Table:
     def insert(self, rows: Iterable[dict[str, Any]]) -> int:
         """Insert full rows (dicts keyed by attname, 'id' included); returns the count."""
         defaults = self.defaults()
+        template = [_json_dump(defaults[a]) if a in self.json_columns else defaults.get(a) for a in self.attnames]
+        position = {a: i for i, a in enumerate(self.attnames)}
+        json_positions = {position[a] for a in self.json_columns}
         tuples = []
         for row in rows:
-            merged = {**defaults, **row}
-            values = []
-            for attname in self.attnames:
-                value = merged[attname]
-                if attname in self.json_columns:
-                    value = _json_dump(value)
-                values.append(value)
+            values = template.copy()
+            for attname, value in row.items():
+                index = position[attname]
+                values[index] = _json_dump(value) if index in json_positions else value
             tuples.append(values)
         if not tuples:
             return 0

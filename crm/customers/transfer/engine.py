@@ -640,6 +640,7 @@ class ContactImporter(BaseImporter):
 # --- orders ----------------------------------------------------------------------------------
 
 
+_CENT = Decimal("0.01")
 _PLAIN_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}(?::\d{2})?)?$")
 _CURRENCY_ALIASES = {
     "rmb": "CNY",
@@ -665,42 +666,81 @@ class OrderImporter(BaseImporter):
         self.products: dict[str, tuple[int, str, str]] = {}
         self.today_limit = timezone.now() + dt.timedelta(minutes=5)
         self.zone = timezone.get_current_timezone()
+        self.currencies: dict[str, str | ValueError] = {}
 
     def clean(self, raw: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+        # Written out without helper closures: this runs once per order row.
         c: dict[str, Any] = {}
-        f = self.clean_field
         _clean_customer_reference(raw, c, errors)
-        c["number"] = f(errors, "number", lambda: validation.clean_name(raw.get("number"), max_length=64))
-        c["ordered_at"] = f(errors, "ordered_at", lambda: self._moment(raw.get("ordered_at")))
-        if raw.get("currency") not in (None, ""):
-            c["currency"] = f(
-                errors,
-                "currency",
-                lambda: clean_currency(_CURRENCY_ALIASES.get(str(raw["currency"]).strip().lower(), raw["currency"])),
-            )
-        if raw.get("total_amount") not in (None, ""):
-            c["total_amount"] = f(errors, "total_amount", lambda: clean_amount(raw["total_amount"]))
+        get = raw.get
+        try:
+            c["number"] = validation.clean_name(get("number"), max_length=64)
+        except ValueError as exc:
+            errors["number"] = str(exc)
+        try:
+            c["ordered_at"] = self._moment(get("ordered_at"))
+        except ValueError as exc:
+            errors["ordered_at"] = str(exc)
+        currency = get("currency")
+        if currency not in (None, ""):
+            try:
+                c["currency"] = self._currency(currency)
+            except ValueError as exc:
+                errors["currency"] = str(exc)
+        total = get("total_amount")
+        if total not in (None, ""):
+            try:
+                c["total_amount"] = clean_amount(total)
+            except ValueError as exc:
+                errors["total_amount"] = str(exc)
         if "status" in raw:
-            c["status"] = f(errors, "status", lambda: cleaning.clean_order_status(raw["status"], "paid"))
+            try:
+                c["status"] = cleaning.clean_order_status(raw["status"], "paid")
+            except ValueError as exc:
+                errors["status"] = str(exc)
         if "channel" in raw:
-            c["channel"] = f(errors, "channel", lambda: cleaning.clean_order_channel(raw["channel"], "online"))
-        has_line = any(raw.get(k) not in (None, "") for k in ("sku", "product_name", "quantity", "unit_price"))
-        if has_line:
+            try:
+                c["channel"] = cleaning.clean_order_channel(raw["channel"], "online")
+            except ValueError as exc:
+                errors["channel"] = str(exc)
+        sku, product, quantity, price = get("sku"), get("product_name"), get("quantity"), get("unit_price")
+        if sku or product or quantity or price:
             line: dict[str, Any] = {
-                "sku": f(errors, "sku", lambda: cleaning.clean_text(raw.get("sku"), max_length=64)),
-                "name": cleaning.clean_text(raw.get("product_name"), max_length=200)[:200],
-                "category": cleaning.clean_text(raw.get("category"), max_length=100)[:100],
+                "sku": str(sku or "").strip(),
+                "name": cleaning.clean_text(product, max_length=200)[:200] if product else "",
+                "category": cleaning.clean_text(get("category"), max_length=100)[:100],
+                "quantity": None,
+                "unit_price": None,
             }
-            line["quantity"] = f(errors, "quantity", lambda: self._quantity(raw.get("quantity")))
-            line["unit_price"] = f(errors, "unit_price", lambda: self._unit_price(raw, line))
+            if len(line["sku"]) > 64:
+                errors["sku"] = _("Use at most %(n)s characters.") % {"n": 64}
+            try:
+                line["quantity"] = self._quantity(quantity)
+                line["unit_price"] = self._unit_price(raw, line)
+            except ValueError as exc:
+                errors["quantity" if line["quantity"] is None else "unit_price"] = str(exc)
             if line["quantity"] is not None and line["unit_price"] is not None:
-                line["amount"] = (line["quantity"] * line["unit_price"]).quantize(Decimal("0.01"))
+                line["amount"] = (line["quantity"] * line["unit_price"]).quantize(_CENT)
             if not line["sku"] and not line["name"] and "sku" not in errors:
                 errors["product_name"] = _("Give the product's SKU or name.")
             c["line"] = line
-        elif raw.get("total_amount") in (None, ""):
+        elif total in (None, ""):
             errors["total_amount"] = _("Give the order's amount, or its quantity and unit price.")
         return c
+
+    def _currency(self, value: Any) -> str:
+        key = str(value)
+        if key not in self.currencies:
+            if len(self.currencies) > 1000:
+                self.currencies.clear()
+            try:
+                self.currencies[key] = clean_currency(_CURRENCY_ALIASES.get(key.strip().lower(), key))
+            except ValueError as exc:
+                self.currencies[key] = exc
+        found = self.currencies[key]
+        if isinstance(found, ValueError):
+            raise found
+        return found
 
     def _moment(self, value: Any) -> dt.datetime:
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):

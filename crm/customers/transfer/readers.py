@@ -125,8 +125,10 @@ def _csv_rows(path: Path, encoding: str) -> Iterator[Row]:
                 errors[line_no] = error
             yield text
 
-    sample = path.open("rb").read(4096).decode("utf-8", errors="ignore")
-    delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
+    with path.open("rb") as fh:
+        first_line = fh.readline(65536).decode("utf-8", errors="ignore")
+    # Comma, or the tab / semicolon some spreadsheet programs write: whichever the header uses most.
+    delimiter = max((",", "\t", ";"), key=first_line.count)
     reader = csv.reader(lines(), delimiter=delimiter)
     try:
         for values in reader:

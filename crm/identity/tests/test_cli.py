@@ -101,3 +101,12 @@ def test_token_create_scoped_and_errors() -> None:
         run("token", "create", "bot", "--name", "x", "--scope", "identity.user:view")  # bot has no such right
     with pytest.raises(CommandError, match="No single token"):
         run("token", "revoke", "999999")
+
+
+@pytest.mark.django_db
+def test_createuser_refuses_a_taken_username(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CRM_NEW_USER_PASSWORD", raising=False)
+    run("createuser", "dup")
+    with pytest.raises(CommandError, match="username"):
+        run("createuser", "DUP")
+    assert User.objects.filter(username__iexact="dup").count() == 1

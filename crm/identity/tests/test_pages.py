@@ -271,3 +271,69 @@ def test_member_cannot_open_admin_pages(client: Client) -> None:
     assert client.get("/identity/admin/users/").status_code == 404
     assert client.get("/identity/admin/roles/").status_code == 404
     assert b"identity-admin-panel" not in client.get("/administration/").content
+
+
+@pytest.mark.django_db
+def test_saved_language_and_time_zone_apply_to_pages_and_api() -> None:
+    from crm.testing.factories import make_token
+
+    user = make_user(username="eve", language="en", time_zone="Europe/Berlin")
+    client = Client()
+    client.force_login(user)
+    page = client.get("/identity/profile/", headers={"Accept-Language": "zh-hans"})
+    assert "Your profile" in page.content.decode()
+    assert page["Content-Language"] == "en"
+    api = Client(headers={"Authorization": f"Bearer {make_token(user)}"})
+    assert api.get("/api/v1/users/999999", headers={"Accept-Language": "zh-hans"})["Content-Language"] == "zh-hans"
+    assert api.get("/api/v1/users/999999")["Content-Language"] == "en"
+    client.cookies["django_language"] = "zh-hans"
+    assert "个人资料" in client.get("/identity/profile/").content.decode()
+
+
+@pytest.mark.django_db
+def test_token_revoke_never_redirects_off_site() -> None:
+    from crm.testing.factories import make_token
+
+    user = make_user(username="alice")
+    make_token(user, name="t")
+    client = Client()
+    client.force_login(user)
+    token = ApiToken.objects.get(user=user)
+    response = client.post(f"/identity/tokens/{token.pk}/revoke/", {"back": "https://evil.example/"})
+    assert response.status_code == 302
+    assert response["Location"].startswith("/identity/profile/")
+    other = make_user(username="bob")
+    make_token(other, name="b")
+    foreign = ApiToken.objects.get(user=other)
+    assert client.post(f"/identity/tokens/{foreign.pk}/revoke/").status_code == 404
+    foreign.refresh_from_db()
+    assert foreign.revoked_at is None
+
+
+@pytest.mark.django_db
+def test_login_next_never_redirects_off_site() -> None:
+    make_user(username="alice")
+    response = Client().post("/login/", {"username": "alice", "password": PASSWORD, "next": "https://evil.example/"})
+    assert response["Location"] == "/"
+
+
+@pytest.mark.django_db
+def test_viewer_of_users_sees_pages_without_edit_buttons(team_a: Team) -> None:
+    from crm.identity.models import RolePermission
+
+    role = Role.objects.create(name="Looker", code="looker")
+    RolePermission.objects.create(role=role, object_type="identity.user", verb="view", scope=4)
+    RolePermission.objects.create(role=role, object_type="identity.department", verb="view", scope=4)
+    looker = make_user(username="looker", role=role)
+    target = make_user(username="target", team=team_a, department=team_a.department)
+    client = Client()
+    client.force_login(looker)
+    page = client.get(f"/identity/admin/users/{target.pk}/").content.decode()
+    assert "user-save" not in page
+    assert "user-disable" not in page
+    department_page = client.get(f"/identity/admin/departments/{team_a.department_id}/").content.decode()
+    assert 'name="delete"' not in department_page
+    # and posting anyway changes nothing
+    assert client.post(f"/identity/admin/users/{target.pk}/disable/").status_code == 404
+    target.refresh_from_db()
+    assert target.is_active

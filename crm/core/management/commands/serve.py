@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,6 +12,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+from crm.core.metrics import MULTIPROC_ENV
 
 
 class Command(BaseCommand):
@@ -51,7 +54,11 @@ class Command(BaseCommand):
         ]  # fmt: skip
         self.stdout.write(f"Serving on http://{options['host']}:{options['port']} with granian (WSGI)")
         self.stdout.flush()
-        server = subprocess.Popen(cmd)  # noqa: S603
+        metrics_dir = settings.DATA_DIR / "metrics" / str(options["port"])
+        shutil.rmtree(metrics_dir, ignore_errors=True)  # samples of a previous run must not add up
+        metrics_dir.mkdir(parents=True)
+        env = {**os.environ, MULTIPROC_ENV: str(metrics_dir)}
+        server = subprocess.Popen(cmd, env=env)  # noqa: S603
         # A process manager stops `crm serve` with SIGTERM: pass it on so granian drains and exits.
         previous = {sig: signal.signal(sig, lambda signum, frame: server.send_signal(signum))
                     for sig in (signal.SIGTERM, signal.SIGINT)}  # fmt: skip

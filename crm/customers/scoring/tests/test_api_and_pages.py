@@ -119,3 +119,17 @@ def test_analytics_nav_entry_points_at_the_analytics_page(sellers: dict[str, Any
     client.force_login(sellers["li"])
     html = client.get("/customers/scores/").content.decode()
     assert 'href="/customers/scores/" data-nav="analytics"' in html
+
+
+def test_openapi_lists_the_scores_and_segments_endpoints(api_client: Client) -> None:
+    paths = api_client.get("/api/v1/openapi.json").json()["paths"]
+    for path in (
+        "/api/v1/customers/{customer_id}/scores",
+        "/api/v1/scores/analytics",
+        "/api/v1/scores/contact-today",
+        "/api/v1/segments",
+        "/api/v1/segments/{segment_id}",
+        "/api/v1/segments/{segment_id}/customers",
+        "/api/v1/segments/preview",
+    ):
+        assert path in paths, path

@@ -132,7 +132,9 @@ def test_cli_rejects_bad_customer_ids(db: Any) -> None:
         call_command("scores", "recompute", "--customers", "1,x")
 
 
-def test_large_full_run_rebuilds_the_same_indexes(synthetic_shop: list[Customer], monkeypatch: Any) -> None:
+def test_large_full_run_rebuilds_the_same_indexes_and_constraints(
+    synthetic_shop: list[Customer], monkeypatch: Any
+) -> None:
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -141,11 +143,29 @@ def test_large_full_run_rebuilds_the_same_indexes(synthetic_shop: list[Customer]
     def index_names() -> set[str]:
         with connection.cursor() as cursor:
             cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'customers_customerscore'")
-            return {row[0] for row in cursor.fetchall()}
+            names = {row[0] for row in cursor.fetchall()}
+            cursor.execute(
+                "SELECT conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint "
+                "WHERE conrelid = 'customers_customerscore'::regclass"
+            )
+            return names | {f"{name}: {definition} {valid}" for name, definition, valid in cursor.fetchall()}
 
-    before = index_names()
-    monkeypatch.setattr(compute, "REBUILD_ROWS", 1)
+    def snapshot() -> list[tuple[Any, ...]]:
+        fields = [f.attname for f in CustomerScore._meta.concrete_fields if f.attname != "computed_at"]
+        return list(CustomerScore.objects.order_by("customer_id").values_list(*fields))
+
+    # given rows written by the text path (and a customer with needs only, so NULLs are exercised)
+    from crm.customers.choices import NeedLevel
+    from crm.customers.scoring.tests.factories import make_need
+
+    make_need(customer=make_customer(name="只有需求"), level=NeedLevel.HIGH)
     compute.recompute_full(as_of=AS_OF)
+    text_rows = snapshot()
+    before = index_names()
+    # when the same state is written by the binary bulk path
+    monkeypatch.setattr(compute, "REBUILD_ROWS", 1)
+    compute.recompute_full(as_of=AS_OF, refit=False)
+    # then the rows, indexes and constraints are the same
+    assert snapshot() == text_rows
     assert index_names() == before
-    assert CustomerScore.objects.count() == 400
-    assert CustomerScore.objects.filter(value_tier="A").count() > 0
+    assert len(text_rows) == 401

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pytest
 from django.utils import translation
 
@@ -183,3 +184,37 @@ def test_a_customer_whose_only_order_is_refunded_loses_the_score(shop: dict[int,
     order.save()
     compute.recompute_customers([shop[1].pk], as_of=AS_OF)
     assert not CustomerScore.objects.filter(customer=shop[1]).exists()
+
+
+def test_numpy_ntile_cut_points_equal_sql_ntile(shop: dict[int, Any]) -> None:
+    # given extra customers so tiles are uneven (n mod 5 != 0) and values tie
+    for i in range(13):
+        customer = make_customer(name=f"并列{i}")
+        for _ in range(1 + i % 3):
+            make_order(customer=customer, at=AS_OF - timedelta(days=7 * (i % 4)), total=f"{20 * (i % 5) + 10}.00")
+    from django.db import transaction
+
+    with transaction.atomic():
+        compute.aggregate_all_into_temp(AS_OF)
+        sql = compute.quintile_cuts(AS_OF)
+        agg = compute.fetch_temp_aggregates()
+        transaction.set_rollback(True)
+    days = np.floor((AS_OF.timestamp() - agg.last_epoch) / compute.DAY)
+    assert agg.customer_id.size == 23
+    assert sql == (compute.ntile_cuts(days), compute.ntile_cuts(agg.orders), compute.ntile_cuts(agg.monetary))
+
+
+def test_template_filters_render_stored_reasons(shop: dict[int, Any]) -> None:
+    from django.template import Context, Template
+
+    make_need(customer=shop[9], level=NeedLevel.URGENT)
+    compute.recompute_full(as_of=AS_OF)
+    score = CustomerScore.objects.get(customer=shop[9])
+    template = Template(
+        "{% load scoring %}{% for r in s.priority_reasons %}[{{ r|reason_text }}]{% endfor %}|{{ s|reasons_text }}"
+        "|{{ s.rfm_segment|rfm_segment_label }}"
+    )
+    with translation.override("en"):
+        html = template.render(Context({"s": score}))
+    assert html.startswith("[high value][no purchase in 85 days (usually every 10)][urgent need open]|high value, ")
+    assert html.endswith("|can&#x27;t lose them")

@@ -167,3 +167,11 @@ def test_fast_blind_index_equals_the_shared_one() -> None:
     assert cleaning.email_bidx("A@Example.com") == blind_index("email", "a@example.com")
     assert cleaning.phone_bidx("+8613800138000") == blind_index("phone", "13800138000")
     assert cleaning.identifier_bidx("1101 01x") == blind_index("identifier", "110101X")
+
+
+def test_semicolon_and_tab_separated_files(admin: Any) -> None:
+    job = run_import(admin, "姓名;城市\n甲;上海\n".encode(), name="a.csv")
+    assert job.status == "succeeded", job.message
+    job = run_import(admin, "姓名\t城市\n乙\t北京\n".encode(), name="b.txt")
+    assert job.status == "succeeded", job.message
+    assert sorted(Customer.objects.values_list("name", "city")) == [("乙", "北京"), ("甲", "上海")]

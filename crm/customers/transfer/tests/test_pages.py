@@ -77,3 +77,10 @@ def test_bad_mapping_is_shown_not_a_500(admin_session: Client, admin: Any) -> No
 def test_chinese_page(admin_session: Client) -> None:
     response = admin_session.get("/customers/imports/", headers={"Accept-Language": "zh-hans"})
     assert "导入客户、联系人或订单" in response.content.decode()
+
+
+def test_customers_landing_page_links_import_export_and_duplicates(admin_session: Client) -> None:
+    page = admin_session.get("/customers-home/").content.decode()
+    assert 'data-testid="panel-transfer"' in page
+    assert "/customers/imports/" in page
+    assert "/customers/duplicates/" in page

@@ -60,6 +60,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {name}: {time.perf_counter() - step:.1f}s")
         seconds = time.perf_counter() - started
         rows = sum(ctx.rows.values())
-        self.stdout.write(self.style.SUCCESS(f"Demo data ready in {seconds:.1f}s ({rows} rows reported)"))
+        reported = f" ({rows} rows reported by the generators)" if rows else ""
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready in {seconds:.1f}s{reported}"))
         if options["json"]:
             self.stdout.write(json.dumps({"seconds": round(seconds, 3), "rows": ctx.rows}, ensure_ascii=False))
