@@ -143,9 +143,9 @@ def main() -> int:
             "SELECT c.*, u.username, s.rfm_segment, s.value_tier FROM customers_customer c "
             "LEFT JOIN identity_user u ON u.id = c.owner_id "
             "LEFT JOIN customers_customerscore s ON s.customer_id = c.id "
-            "WHERE c.is_active AND c.city = %s AND c.lifecycle_stage = ANY(%s) "
+            "WHERE c.is_active AND c.city = %s AND c.lifecycle_stage = %s "
             "ORDER BY c.updated_at DESC, c.id DESC LIMIT 51",
-            [city, [stage]],
+            [city, stage],
         )
         rows(
             "SELECT ct.customer_id, t.name FROM customers_customer_tags ct JOIN customers_tag t ON t.id = ct.tag_id "

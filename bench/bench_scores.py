@@ -122,7 +122,7 @@ def main() -> int:
     started = time.perf_counter()
     run = compute.recompute_full(as_of=as_of)
     full = time.perf_counter() - started
-    emit("scores: full recompute (RFM + BG/NBD + Gamma-Gamma + priority, upsert)", full, "s", dataset, raw)
+    emit("scores: full recompute (RFM + BG/NBD + Gamma-Gamma + priority, bulk write)", full, "s", dataset, raw)
     print(f"full run steps (cumulative s): {run.timings}", file=sys.stderr)
 
     # 10,000 new orders for random customers, committed, then rescored incrementally.

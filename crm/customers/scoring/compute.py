@@ -47,6 +47,8 @@ COUNTED_STATUSES = (OrderStatus.PAID.value, OrderStatus.PARTIALLY_REFUNDED.value
 OPEN_NEED_STATUSES = (NeedStatus.OPEN.value, NeedStatus.IN_PROGRESS.value)
 ID_CHUNK = 5000
 
+SEGMENT_CATEGORIES = ("", *rfm.SEGMENT_CODES)
+TIER_CATEGORIES = ("", "A", "B", "C")
 # SQL type of each score column, for the binary bulk path (see rows.binary_plan).
 SCORE_TARGETS = (
     "int", "timestamp", "timestamp", "int", "int", "numeric", "numeric", "int", "int", "int", "text",
@@ -392,9 +394,10 @@ def score(
     r_scores = rfm.score_recency(recency_days, state.recency_cuts)
     f_scores = rfm.score_ascending(agg.orders, state.frequency_cuts)
     m_scores = rfm.score_ascending(agg.monetary, state.monetary_cuts)
-    segments = rfm.segment_codes(r_scores, f_scores)
+    segment_index = rfm.segment_indexes(r_scores, f_scores) + 1  # 0 stands for "" (no orders)
     p_alive, purchases, value = basis if basis is not None else _value_basis(agg, state)
-    tiers = np.where(value >= state.tier_a_min, "A", np.where(value >= state.tier_b_min, "B", "C"))
+    tier_codes = np.where(value >= state.tier_a_min, 1, np.where(value >= state.tier_b_min, 2, 3))
+    tiers = np.asarray(TIER_CATEGORIES, dtype=object)[tier_codes]
     x = agg.orders - 1
     with np.errstate(divide="ignore", invalid="ignore"):
         usual_gap = np.where(x > 0, (agg.last_epoch - agg.first_epoch) / DAY / np.maximum(x, 1), np.nan)
@@ -435,11 +438,11 @@ def score(
         rows.Column("int", spread(r_scores, 0, np.int64), null=no_orders),
         rows.Column("int", spread(f_scores, 0, np.int64), null=no_orders),
         rows.Column("int", spread(m_scores, 0, np.int64), null=no_orders),
-        rows.Column("text", spread(segments, "", object)),
+        rows.Column("text", spread(segment_index, 0, np.int64), categories=SEGMENT_CATEGORIES),
         rows.Column("fixed", p_alive_full, null=np.isnan(p_alive_full), decimals=6),
         rows.Column("fixed", purchases_full, null=np.isnan(purchases_full), decimals=4),
         rows.Column("fixed", value_full, null=no_orders | no_model | np.isnan(value_full), decimals=2),
-        rows.Column("text", tier_full),
+        rows.Column("text", spread(tier_codes, 0, np.int64), categories=TIER_CATEGORIES),
         rows.Column("int", need_arr[:, 0]),
         rows.Column("int", need_arr[:, 1]),
         rows.Column("int", ticket_arr),
@@ -501,13 +504,20 @@ def _write_bulk(cursor: Any, table: str, scored: Scored) -> None:
     rebuild = _drop_foreign_keys(cursor, table) + _drop_secondary_indexes(cursor, table)
     plan = rows.binary_plan(scored.columns, SCORE_COLUMNS, SCORE_TARGETS)
     cursor.execute("DROP TABLE IF EXISTS scoring_bin")
+    cursor.execute("DROP TABLE IF EXISTS scoring_json")
     cursor.execute(plan.create_sql)
     with cursor.cursor.copy("COPY scoring_bin FROM STDIN WITH (FORMAT binary)") as copy:
         copy.write(plan.payload)
+    if plan.json_payload:
+        cursor.execute("CREATE TEMP TABLE scoring_json (rn bigint, j text)")
+        with cursor.cursor.copy("COPY scoring_json FROM STDIN") as copy:
+            copy.write(plan.json_payload)
     cursor.execute(
-        f"INSERT INTO {table} ({', '.join(SCORE_COLUMNS)}) SELECT {plan.select_sql} FROM scoring_bin", plan.params
+        f"INSERT INTO {table} ({', '.join(SCORE_COLUMNS)}) SELECT {plan.select_sql} FROM {plan.source_sql}",
+        plan.params,
     )
     cursor.execute("DROP TABLE scoring_bin")
+    cursor.execute("DROP TABLE IF EXISTS scoring_json")
     for definition in rebuild:
         cursor.execute(definition)
 

@@ -50,6 +50,7 @@ SEGMENT_GRID: dict[int, tuple[RfmSegment, RfmSegment, RfmSegment, RfmSegment, Rf
 }
 
 _SEGMENT_CODES: list[str] = [str(s.value) for s in RfmSegment]
+SEGMENT_CODES: tuple[str, ...] = tuple(_SEGMENT_CODES)
 # 6x6 lookup table of indexes into _SEGMENT_CODES (row = R, column = F; index 0 unused).
 _SEGMENT_TABLE = np.zeros((6, 6), dtype=np.int64)
 for _r, _row in SEGMENT_GRID.items():
@@ -66,6 +67,12 @@ def segments_for(r_scores: NDArray[np.int64], f_scores: NDArray[np.int64]) -> li
     """Vectorised `segment_for` for whole arrays."""
     codes = np.asarray(_SEGMENT_CODES, dtype=object)
     return list(codes[_SEGMENT_TABLE[r_scores, f_scores]])
+
+
+def segment_indexes(r_scores: NDArray[np.int64], f_scores: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Vectorised: index of each customer's segment in SEGMENT_CODES."""
+    result: NDArray[np.int64] = _SEGMENT_TABLE[r_scores, f_scores]
+    return result
 
 
 def segment_codes(r_scores: NDArray[np.int64], f_scores: NDArray[np.int64]) -> NDArray[np.object_]:

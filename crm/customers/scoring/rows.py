@@ -26,6 +26,14 @@ class Column:
     values: NDArray[Any]
     null: NDArray[np.bool_] | None = None
     decimals: int = 0
+    # For kind "text": when given, `values` are integer codes into these categories.
+    categories: Sequence[str] | None = None
+
+    def text_values(self) -> NDArray[Any]:
+        if self.categories is not None:
+            result: NDArray[Any] = np.asarray(list(self.categories), dtype=object)[np.asarray(self.values)]
+            return result
+        return np.asarray(self.values)
 
 
 def int_text(values: NDArray[Any]) -> NDArray[Any]:
@@ -65,7 +73,7 @@ def _as_text(column: Column, *, postgres: bool) -> NDArray[Any]:
     elif column.kind == "timestamp":
         text = timestamp_text(column.values, postgres=postgres)
     else:
-        text = np.asarray(column.values).astype(TEXT)
+        text = column.text_values().astype(TEXT)
     if column.null is not None and column.null.any():
         text = np.where(column.null, NULL, text).astype(TEXT)
     return text
@@ -90,7 +98,7 @@ def python_rows(columns: Sequence[Column]) -> list[tuple[Any, ...]]:
         elif column.kind == "timestamp":
             values = timestamp_text(column.values, postgres=False).tolist()
         else:
-            values = [str(v) for v in np.asarray(column.values).tolist()]
+            values = [str(v) for v in column.text_values().tolist()]
         if column.null is not None and column.null.any():
             values = [None if missing else v for v, missing in zip(values, column.null.tolist(), strict=True)]
         lists.append(values)
@@ -111,81 +119,77 @@ class BinaryPlan:
     payload: bytes
     select_sql: str
     params: list[Any]
+    json_payload: str
+    source_sql: str
 
 
 def binary_plan(columns: Sequence[Column], names: Sequence[str], targets: Sequence[str]) -> BinaryPlan:
-    """Encode every column as a big-endian int64 (ints, fixed-point as scaled integers, timestamps
-    as PostgreSQL microseconds, low-cardinality text as codes) except the last text column, which
-    travels as the one variable-length field. `targets` are the SQL types of the final columns
-    ("int", "numeric", "float", "text", "timestamp", "jsonb"). The row values are identical to
-    the text path's: same rounding, same decimal digits.
+    """Encode every column as a big-endian int64 — ints, fixed-point as scaled integers, timestamps
+    as PostgreSQL microseconds, categorical or constant text as codes — so each row is one slot of a
+    numpy structured array and the payload is a single `tobytes()`. The one jsonb column travels
+    in a second, text COPY (`scoring_json`) joined on the row number. `targets` are the SQL types
+    of the final columns ("int", "numeric", "float", "text", "timestamp", "jsonb"). The values
+    are identical to the text path's: same rounding, same decimal digits.
     """
     n = len(columns[0].values)
-    fixed_fields: list[NDArray[np.int64]] = []
+    fixed_fields: list[NDArray[np.int64]] = [np.arange(n, dtype=np.int64)]
+    staging_cols: list[str] = ["rn bigint"]
     selects: list[str] = []
     params: list[Any] = []
-    staging_cols: list[str] = []
-    variable: NDArray[Any] | None = None
-    variable_col = ""
+    json_payload = ""
     for i, (column, _name, target) in enumerate(zip(columns, names, targets, strict=True)):
         col = f"c{i}"
         if target == "jsonb":
-            if variable is not None:
-                raise ValueError("binary_plan carries one variable-length (jsonb) column")
-            variable = np.asarray(column.values).astype(TEXT)
-            variable_col = col
-            selects.append(f"{col}::jsonb")
+            if json_payload:
+                raise ValueError("binary_plan carries one jsonb column")
+            texts = np.strings.add(np.strings.add(np.arange(n).astype(TEXT), "\t"), column.text_values().astype(TEXT))
+            json_payload = "\n".join(texts.tolist()) + "\n"
+            selects.append("j.j::jsonb")
             continue
         if column.kind == "text":
-            vocabulary, codes = np.unique(np.asarray(column.values).astype(str), return_inverse=True)
-            values = codes.astype(np.int64)
-            params.append([str(v) for v in vocabulary])
-            expression = f"(%s::text[])[{col} + 1]" + ("::timestamptz" if target == "timestamp" else "")
+            if column.categories is not None:
+                values = np.asarray(column.values).astype(np.int64)
+                vocabulary = [str(v) for v in column.categories]
+            else:
+                raw = np.asarray(column.values)
+                if n and (raw == raw[0]).all():
+                    values, vocabulary = np.zeros(n, dtype=np.int64), [str(raw[0])]
+                else:
+                    unique, codes = np.unique(raw.astype(str), return_inverse=True)
+                    values, vocabulary = codes.astype(np.int64), [str(v) for v in unique]
+            params.append(vocabulary)
+            expression = f"(%s::text[])[b.{col} + 1]" + ("::timestamptz" if target == "timestamp" else "")
         elif column.kind == "fixed":
             scale = 10**column.decimals
             values = np.round(np.nan_to_num(np.asarray(column.values, dtype=np.float64)) * scale).astype(np.int64)
             cast = "numeric" if target == "numeric" else "float8"
-            expression = f"({col}::{cast} / {scale})"
+            expression = f"(b.{col}::{cast} / {scale})"
         elif column.kind == "timestamp":
             micros = np.round(np.nan_to_num(np.asarray(column.values, dtype=np.float64)) * 1e6).astype(np.int64)
             values = micros - PG_EPOCH_MICROS
-            expression = col
+            expression = f"b.{col}"
         else:
             values = np.asarray(column.values).astype(np.int64)
-            expression = col
+            expression = f"b.{col}"
         if column.null is not None:
             values = np.where(column.null, SENTINEL, values)
             if column.kind == "timestamp":  # int64 min is -infinity as a binary timestamptz
-                expression = f"NULLIF({col}, '-infinity'::timestamptz)"
+                expression = f"NULLIF(b.{col}, '-infinity'::timestamptz)"
             else:
-                expression = f"CASE WHEN {col} = {SENTINEL} THEN NULL ELSE {expression} END"
+                expression = f"CASE WHEN b.{col} = {SENTINEL} THEN NULL ELSE {expression} END"
         fixed_fields.append(values)
         staging_cols.append(f"{col} {'timestamptz' if column.kind == 'timestamp' else 'bigint'}")
         selects.append(expression)
-    nfields = len(fixed_fields) + (1 if variable is not None else 0)
     layout = [("n", ">i2")]
     for k in range(len(fixed_fields)):
         layout += [(f"l{k}", ">i4"), (f"v{k}", ">i8")]
     fixed = np.empty(n, dtype=np.dtype(layout))
-    fixed["n"] = nfields
+    fixed["n"] = len(fixed_fields)
     for k, values in enumerate(fixed_fields):
         fixed[f"l{k}"] = 8
         fixed[f"v{k}"] = values
-    width = fixed.dtype.itemsize
-    fixed_bytes = fixed.tobytes()
-    parts: list[bytes] = [b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")]
-    if variable is None:
-        parts.append(fixed_bytes)
-    else:
-        texts = [t.encode("utf-8") for t in variable.tolist()]
-        lengths = np.fromiter((len(t) for t in texts), dtype=">i4", count=n).tobytes()
-        rows: list[bytes] = [b""] * (3 * n)
-        rows[0::3] = [fixed_bytes[i * width : (i + 1) * width] for i in range(n)]
-        rows[1::3] = [lengths[i * 4 : i * 4 + 4] for i in range(n)]
-        rows[2::3] = texts
-        parts.append(b"".join(rows))
-    parts.append((-1).to_bytes(2, "big", signed=True))
-    if variable is not None:
-        staging_cols.append(f"{variable_col} text")
+    header = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+    payload = header + fixed.tobytes() + (-1).to_bytes(2, "big", signed=True)
     create = f"CREATE TEMP TABLE scoring_bin ({', '.join(staging_cols)})"
-    return BinaryPlan(create, b"".join(parts), ", ".join(selects), params)
+    source = "scoring_bin b" + (" JOIN scoring_json j ON j.rn = b.rn" if json_payload else "")
+    return BinaryPlan(create, payload, ", ".join(selects), params, json_payload, source)

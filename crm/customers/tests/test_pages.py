@@ -237,3 +237,23 @@ def test_need_form_shows_and_validates_need_custom_fields(
         "/customers/validate/", {"_field": "custom.budget", "_object": "need", "custom.budget": "abc"}
     ).content.decode()
     assert "field-error" in inline
+
+
+def test_360_shows_priority_reasons_as_sentences(admin_client: Client, zhang: Customer) -> None:
+    # given a stored score whose reasons are codes with parameters
+    from crm.customers.models import CustomerScore
+
+    CustomerScore.objects.update_or_create(
+        customer=zhang,
+        defaults={
+            "priority_score": 80.0,
+            "priority_reasons": [{"code": "no_purchase", "params": {"days": 94, "usual_days": 30}, "points": 12.5}],
+        },
+    )
+    # when the 360 page is read in English
+    admin_client.cookies["django_language"] = "en"
+    html = admin_client.get(f"/customers/{zhang.pk}/", headers={"Accept-Language": "en"}).content.decode()
+    # then the reason is a sentence in the reader's language, not the stored code
+    assert "94" in html
+    assert "no_purchase" not in html
+    assert "&#x27;code&#x27;" not in html
