@@ -7,6 +7,7 @@ The caller wraps the whole run in one transaction, so a failed or cancelled run 
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import json
 import re
@@ -122,7 +123,7 @@ def _choice(fn: Callable[[Any, str], str], default: str) -> Callable[[Any], str]
     return lambda value: fn(value, default)
 
 
-class BaseImporter:
+class BaseImporter(abc.ABC):
     batch_size = 2000
 
     def __init__(self, ctx: Context, sink: ErrorSink, outcome: Outcome) -> None:
@@ -147,8 +148,9 @@ class BaseImporter:
             values[key] = value
         return values
 
+    @abc.abstractmethod
     def clean(self, raw: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
-        raise NotImplementedError  # pragma: no cover — every importer defines it
+        """The row's cleaned values; field errors go into `errors` (every importer defines it)."""
 
     def cleaners(self) -> dict[str, tuple[str, Callable[[Any], Any]]]:
         return {}
@@ -193,8 +195,9 @@ class BaseImporter:
         return custom
 
     # -- per batch ----------------------------------------------------------------------------
+    @abc.abstractmethod
     def write(self, batch: list[CleanRow]) -> None:
-        raise NotImplementedError  # pragma: no cover
+        """Write one batch of clean rows (bulk paths per database)."""
 
     def fail(self, row: int, field_name: str, message: str) -> None:
         self.sink.add(RowError(row, field_name, message))
