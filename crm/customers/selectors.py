@@ -188,6 +188,13 @@ def get_need_for(user: Any, pk: Any, verb: str = "view") -> Need:
     return get_for(user, verb, Need.objects.select_related("need_type", "customer", "owner"), pk)
 
 
+def assignable_owners(limit: int = 200) -> QuerySet[Any]:
+    """Active users a customer can be assigned to (names only are shown; ordered for pickers)."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(is_active=True).order_by("username")[:limit]
+
+
 def need_types(*, active_only: bool = True, user: Any = None) -> QuerySet[NeedType]:
     """Need types; pass `user` to apply the access layer (the API does; forms list the choices)."""
     qs = (visible_to(user, "view", NeedType) if user is not None else NeedType.objects.all()).order_by("name")

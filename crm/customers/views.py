@@ -25,7 +25,6 @@ from crm.core.models import CustomFieldDefinition
 from crm.customers import choices, selectors, services
 from crm.customers.models import Contact, Customer, NeedType, Product
 from crm.customers.search import search_customers
-from crm.identity.models import User
 
 LIST_PARAMS = (
     "lifecycle_stage",
@@ -126,7 +125,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         "kinds": choices.CustomerKind.choices,
         "segments": choices.RfmSegment.choices,
         "tiers": choices.ValueTier.choices,
-        "owners": User.objects.filter(is_active=True).order_by("username")[:200],
+        "owners": selectors.assignable_owners(),
         "tags": selectors.tags()[:200],
         "saved_views": selectors.saved_views_for(request.user),
         "current_query": urlencode(keep),
@@ -331,7 +330,7 @@ def _customer_form_context(
         "kinds": choices.CustomerKind.choices,
         "genders": choices.Gender.choices,
         "stages": choices.LifecycleStage.choices,
-        "owners": User.objects.filter(is_active=True).order_by("username")[:200],
+        "owners": selectors.assignable_owners(),
         "custom_fields": _custom_fields("customers.customer"),
         "writable": {f: policy.can_write(f) for f in FORM_FIELDS},
         "readable": {f: policy.can_read(f) for f in FORM_FIELDS},
@@ -537,7 +536,7 @@ def _need_context(
         "need_types": selectors.need_types(),
         "levels": choices.NeedLevel.choices,
         "statuses": choices.NeedStatus.choices,
-        "owners": User.objects.filter(is_active=True).order_by("username")[:200],
+        "owners": selectors.assignable_owners(),
         "custom_fields": _custom_fields("customers.need"),
         **extra,
     }
@@ -733,6 +732,14 @@ def _may_configure(request: HttpRequest, model: type[Any]) -> None:
         raise Http404
 
 
+def _configurable(request: HttpRequest, model: type[Any], pk: str) -> Any:
+    """The configuration row being edited, read through the access layer (404 when not reachable)."""
+    try:
+        return get_for(request.user, "change", model, int(pk))
+    except NotFound as exc:
+        raise Http404 from exc
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def need_type_list(request: HttpRequest) -> HttpResponse:
@@ -742,7 +749,7 @@ def need_type_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         instance = None
         if request.POST.get("id", "").isdigit():
-            instance = NeedType.objects.filter(pk=int(request.POST["id"])).first()
+            instance = _configurable(request, NeedType, request.POST["id"])
         data = _form_data(request.POST, ("code", "name", "name_en"), booleans=("is_active",))
         if instance is None:
             data["is_active"] = True
@@ -769,7 +776,7 @@ def custom_field_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         instance = None
         if request.POST.get("id", "").isdigit():
-            instance = CustomFieldDefinition.objects.filter(pk=int(request.POST["id"])).first()
+            instance = _configurable(request, CustomFieldDefinition, request.POST["id"])
         if instance is not None:
             data = _form_data(request.POST, ("label", "label_en", "choices"), booleans=("is_active", "required"))
             if instance.field_type not in {CustomFieldDefinition.CHOICE, CustomFieldDefinition.MULTI_CHOICE}:

@@ -257,3 +257,18 @@ def test_360_shows_priority_reasons_as_sentences(admin_client: Client, zhang: Cu
     assert "94" in html
     assert "no_purchase" not in html
     assert "&#x27;code&#x27;" not in html
+
+
+def test_editing_an_unknown_configuration_row_is_404_and_creates_nothing(admin_client: Client) -> None:
+    # given no need type or custom field with id 999999
+    from crm.core.models import CustomFieldDefinition
+    from crm.customers.models import NeedType
+
+    before = (NeedType.objects.count(), CustomFieldDefinition.objects.count())
+    # when an edit names that id
+    need_type = admin_client.post("/customers/need-types/", {"id": "999999", "code": "ghost", "name": "幽灵"})
+    custom_field = admin_client.post("/customers/custom-fields/", {"id": "999999", "label": "幽灵"})
+    # then both answer 404 and nothing was created in its place
+    assert need_type.status_code == 404
+    assert custom_field.status_code == 404
+    assert (NeedType.objects.count(), CustomFieldDefinition.objects.count()) == before
