@@ -537,7 +537,7 @@ def create_customers(ctx: DemoContext) -> None:
             owner = rng.choice(sales_owners) if rng.random() < 0.75 else rng.choice(owners)
             # Buy-till-you-die purchase history: rate per year, drop-out after each purchase.
             buys = rng.random() < (0.95 if organisation else 0.86)
-            rate = rng.gammavariate(2.0, 4.8) * (2.0 if organisation else 1.0)
+            rate = rng.gammavariate(2.0, 5.4) * (2.0 if organisation else 1.0)
             drop = rng.betavariate(1.0, 14.0)
             favourite = rng.choice(categories)
             order_times: list[dt.datetime] = []
