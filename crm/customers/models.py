@@ -113,6 +113,30 @@ class Customer(models.Model):
         return self.name
 
 
+class CustomerSearchTerm(models.Model):
+    """One distinct 2-character piece of a customer's name + company, keyed newest first (PostgreSQL search).
+
+    Written only by database triggers (migration 0005_ordered_search_terms), never by Django: every
+    write path — services, imports, merges, COPY — keeps it in sync. Unmanaged: SQLite has no such
+    table (it searches with FTS5). Searches join it on (customer, updated_at) so the planner walks its
+    primary key in the list's `-updated_at, -id` order and stops after one page.
+    """
+
+    pk = models.CompositePrimaryKey("bigram", "updated_at", "customer")
+    bigram = models.CharField(max_length=2)
+    updated_at = models.DateTimeField()
+    customer = models.ForeignKey(
+        Customer, on_delete=models.DO_NOTHING, db_constraint=False, related_name="search_terms"
+    )
+
+    class Meta:
+        managed = False
+        db_table = "customers_customersearchterm"
+
+    def __str__(self) -> str:
+        return f"{self.bigram} → {self.customer_id}"
+
+
 class CustomerChannel(models.Model):
     """Further phones, e-mails, addresses and social accounts of a customer beyond the primary ones."""
 

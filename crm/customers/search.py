@@ -1,56 +1,106 @@
 """One-box customer search: any substring of name or company (Chinese 1–2 characters included), exact e-mail/phone.
 
-SQLite: FTS5 trigram table (migration 0002) for terms of 3+ characters, LIKE for shorter ones.
-PostgreSQL: pg_trgm GIN index for 3+ characters, a GIN index over character bigrams for 2 characters,
-LIKE for single characters (common surnames match densely, so an index walk on updated_at stops early).
+PostgreSQL: the table `customers_customersearchterm` (migration 0005) holds every distinct lower-cased
+2-character piece of a customer's name + company with the customer's `updated_at`, keyed
+(piece, updated_at, customer_id). A search joins it on (customer, updated_at) for one piece of the
+query, so the planner walks that key newest first — the list's own `-updated_at, -id` order — and
+stops once a page is full, however common the name. A 2-character term is exactly one piece; otherwise
+the rarest piece leads, the other pieces are looked up by key on each walked row, and `strpos` checks
+that a longer term's pieces are adjacent. Single characters alone walk the customers by `updated_at`
+(common surnames match densely, so the walk stops early).
+SQLite: an FTS5 trigram table (migration 0002) for terms of 3+ characters, LIKE for shorter ones.
 E-mail and phone are encrypted: they are found exactly through their blind index, never by substring.
-The database keeps the search structures in sync itself (triggers / expression indexes), so every
-write path — services, imports, merges, raw bulk loads — is covered; `rebuild_search_index` is for
-restoring an SQLite FTS table after loading rows with triggers disabled.
+Database triggers keep both structures in sync, so every write path — services, imports, merges, raw
+COPY bulk loads — is covered; `rebuild_search_index` rebuilds them after rows were loaded with
+triggers disabled.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection
-from django.db.models import BooleanField, Q, QuerySet
+from django.db.models import BooleanField, F, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Lower
 
 from crm.core.access import visible_to
 from crm.core.crypto import blind_index
 from crm.customers.models import Customer
 
 MAX_TERMS = 5
+# Pieces whose counts are compared to pick the one a search walks (a long term has many).
+MAX_CANDIDATE_PIECES = 8
+# Counting stops here: past it a piece is "common", and any common piece leads about as well.
+PIECE_COUNT_CAP = 2000
 _PHONE_LIKE = re.compile(r"^[+\d][\d\s\-()]{4,}$")
 _TEXT_SQL = 'lower("customers_customer"."name" || \' \' || "customers_customer"."company_name")'
+_TERM_TABLE = '"customers_customersearchterm"'
+# Annotation on a search over the term table: the customer's updated_at, read from the walked term row.
+SEARCH_UPDATED_AT = "search_updated_at"
 
 
-def _like_pattern(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+def pieces_of(term: str) -> list[str]:
+    """The distinct 2-character pieces of a term, in order (the database lower-cases them)."""
+    return list(dict.fromkeys(term[i : i + 2] for i in range(len(term) - 1)))
 
 
-def _term_q(term: str) -> Q:
-    term = term.lower()
-    if connection.vendor == "postgresql":
-        # The SQL is a constant; the term is always a bound parameter.
-        like = RawSQL(f"{_TEXT_SQL} LIKE %s", [_like_pattern(term)], output_field=BooleanField())  # noqa: S611
-        if len(term) >= 2:
-            # Every 2-character piece of the term must be present: the bigram GIN index answers that
-            # for any length; LIKE then checks they are adjacent (pg_trgm also serves 3+ characters).
-            bigrams = sorted({term[i : i + 2] for i in range(len(term) - 1)})
-            bigram = RawSQL(
-                'crm_bigrams("customers_customer"."name" || \' \' || "customers_customer"."company_name") '
-                "@> %s::text[]",
-                [bigrams],
-                output_field=BooleanField(),
-            )
-            return Q(bigram) & Q(like)
-        return Q(like)
-    if connection.vendor == "sqlite" and len(term) >= 3:
-        match = '"' + term.replace('"', '""') + '"'
+def _rarest_piece(pieces: list[str]) -> str:
+    """The piece with the fewest customers (counted up to a cap): the shortest walk to a full page."""
+    if len(pieces) == 1:
+        return pieces[0]
+    candidates = pieces[:MAX_CANDIDATE_PIECES]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT u.piece FROM unnest(%s::text[]) WITH ORDINALITY AS u(piece, position) "
+            "ORDER BY (SELECT count(*) FROM (SELECT 1 FROM customers_customersearchterm AS t "
+            "WHERE t.bigram = lower(u.piece) LIMIT %s) AS capped), u.position LIMIT 1",
+            [candidates, PIECE_COUNT_CAP],
+        )
+        row = cursor.fetchone()
+    return str(row[0]) if row else candidates[0]
+
+
+def _postgresql_search(qs: QuerySet[Customer], terms: list[str]) -> QuerySet[Customer]:
+    for term in terms:
+        if len(term) != 2:
+            # One character has no piece; for 3+ the pieces are all present but maybe not adjacent.
+            # strpos rather than LIKE: no escaping, and the planner does not guess it to be rare.
+            contains = RawSQL(f"strpos({_TEXT_SQL}, lower(%s)) > 0", [term], output_field=BooleanField())  # noqa: S611
+            qs = qs.filter(contains)
+    pieces = list(dict.fromkeys(piece for term in terms for piece in pieces_of(term)))
+    if not pieces:
+        return qs
+    lead = _rarest_piece(pieces)
+    # Ordered by the walked term row's updated_at (the trigger keeps it equal to the customer's): the
+    # planner then reads the term table's key newest first and stops once a page is full. (Joining on
+    # updated_at as well would say the same, but the planner multiplies the two join selectivities,
+    # expects almost no rows, and fetches and sorts every match instead.)
+    qs = qs.filter(search_terms__bigram=Lower(Value(lead))).annotate(
+        **{SEARCH_UPDATED_AT: F("search_terms__updated_at")}
+    )
+    others = [piece for piece in pieces if piece != lead]
+    if others:
+        # Looked up by key on the walked term row, before the wide customer row is read. A scalar
+        # subquery, not EXISTS: the planner cannot turn it into a hash join over every customer with a
+        # common piece, and its default estimate keeps the ordered walk the cheaper plan.
+        marks = ", ".join(["lower(%s)"] * len(others))
+        has_others = RawSQL(  # noqa: S611 - constant SQL, every value a bound parameter
+            f"(SELECT count(*) FROM customers_customersearchterm AS other WHERE other.bigram IN ({marks}) "  # noqa: S608
+            f"AND other.updated_at = {_TERM_TABLE}.updated_at AND other.customer_id = {_TERM_TABLE}.customer_id)"
+            " >= %s",
+            [*others, len(others)],
+            output_field=BooleanField(),
+        )
+        qs = qs.filter(has_others)
+    return qs
+
+
+def _sqlite_term_q(term: str) -> Q:
+    if len(term) >= 3:
+        match = '"' + term.lower().replace('"', '""') + '"'
         return Q(
             pk__in=RawSQL(
                 "SELECT rowid FROM customers_customer_search WHERE customers_customer_search MATCH %s", [match]
@@ -79,19 +129,32 @@ def search_queryset(user: Any, query: str) -> QuerySet[Customer]:
     exact = _exact_channel_q(query)
     if exact is not None:
         return qs.filter(exact)
+    terms = query.split(" ")[:MAX_TERMS]
+    if connection.vendor == "postgresql":
+        return _postgresql_search(qs, terms)
     condition = Q()
-    for term in query.split(" ")[:MAX_TERMS]:
-        condition &= _term_q(term)
+    for term in terms:
+        condition &= _sqlite_term_q(term)
     return qs.filter(condition)
 
 
+def search_ordering(qs: QuerySet[Customer], ordering: Sequence[str]) -> tuple[str, ...]:
+    """`ordering` for a search queryset: by updated_at read from the term row when it has one (same values)."""
+    if SEARCH_UPDATED_AT not in qs.query.annotations:
+        return tuple(ordering)
+    return tuple(f.replace("updated_at", SEARCH_UPDATED_AT) if f.lstrip("-") == "updated_at" else f for f in ordering)
+
+
 def search_customers(user: Any, query: str, *, limit: int = 20) -> list[Customer]:
-    qs = search_queryset(user, query).select_related("owner").order_by("-updated_at", "-id")
+    qs = search_queryset(user, query).select_related("owner")
+    qs = qs.order_by(*search_ordering(qs, ("-updated_at", "-id")))
     return list(qs[: max(1, min(limit, 100))])
 
 
 def rebuild_search_index() -> None:
-    """Rebuild the SQLite FTS table from the customers table (PostgreSQL indexes need nothing)."""
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
+    """Rebuild the search structure from the customers table (after a load with triggers disabled)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
             cursor.execute("INSERT INTO customers_customer_search(customers_customer_search) VALUES ('rebuild')")
+        elif connection.vendor == "postgresql":
+            cursor.execute("SELECT crm_customer_search_rebuild()")

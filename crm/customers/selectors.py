@@ -26,7 +26,7 @@ from crm.customers.models import (
     SavedView,
     Tag,
 )
-from crm.customers.search import search_queryset
+from crm.customers.search import search_ordering, search_queryset
 
 # Sort keys the list offers → ordering (last field unique, for keyset pagination).
 CUSTOMER_SORTS: dict[str, tuple[str, ...]] = {
@@ -65,7 +65,7 @@ def list_customers(
         simple = definition_from_params(params)
         if simple["conditions"]:
             qs = qs.filter(customer_filter_q(simple))
-    ordering = CUSTOMER_SORTS.get(sort, CUSTOMER_SORTS[DEFAULT_SORT])
+    ordering = search_ordering(qs, CUSTOMER_SORTS.get(sort, CUSTOMER_SORTS[DEFAULT_SORT]))
     if "-priority" in ordering:
         qs = qs.annotate(priority=Coalesce("score__priority_score", Value(0.0), output_field=FloatField()))
     qs = (

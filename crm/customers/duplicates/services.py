@@ -253,6 +253,8 @@ def _repoint_relations(winner: Customer, loser: Customer) -> dict[str, int]:
         model = relation.related_model
         if not isinstance(model, type) or model in skip or model._meta.auto_created:
             continue
+        if not model._meta.managed:
+            continue  # derived by the database (the search terms): its triggers follow the customers
         field_name = relation.field.name  # type: ignore[union-attr]
         if relation.one_to_one and model._base_manager.filter(**{field_name: winner}).exists():
             continue
