@@ -38,6 +38,10 @@ PIECE_COUNT_CAP = 2000
 _PHONE_LIKE = re.compile(r"^[+\d][\d\s\-()]{4,}$")
 _TEXT_SQL = 'lower("customers_customer"."name" || \' \' || "customers_customer"."company_name")'
 _TERM_TABLE = '"customers_customersearchterm"'
+# What a result shows (search page, typeahead, search API): the rest, personal fields above all, is
+# not read — decrypting e-mail, phone, address and ID number of each row cost more than the search.
+RESULT_FIELDS = ("name", "company_name", "city", "lifecycle_stage", "kind", "updated_at", "owner")
+RESULT_OWNER_FIELDS = ("owner__username", "owner__display_name", "owner__first_name", "owner__last_name")
 # Annotation on a search over the term table: the customer's updated_at, read from the walked term row.
 SEARCH_UPDATED_AT = "search_updated_at"
 
@@ -146,7 +150,8 @@ def search_ordering(qs: QuerySet[Customer], ordering: Sequence[str]) -> tuple[st
 
 
 def search_customers(user: Any, query: str, *, limit: int = 20) -> list[Customer]:
-    qs = search_queryset(user, query).select_related("owner")
+    """A page of matches, newest change first, with the fields a result shows (RESULT_FIELDS)."""
+    qs = search_queryset(user, query).select_related("owner").only(*RESULT_FIELDS, *RESULT_OWNER_FIELDS)
     qs = qs.order_by(*search_ordering(qs, ("-updated_at", "-id")))
     return list(qs[: max(1, min(limit, 100))])
 

@@ -263,3 +263,22 @@ def test_term_table_follows_every_write_path(admin_user: Any) -> None:
     # and a rebuild gives the same rows
     rebuild_search_index()
     assert stored_terms() == expected_terms()
+
+
+@pytest.mark.parametrize("size", [3, 25])
+def test_search_api_reads_a_fixed_number_of_queries(
+    api_client: Client, admin_user: Any, size: int, django_assert_max_num_queries: Any
+) -> None:
+    from crm.testing.factories import make_user
+
+    # given matches owned by different people
+    for i in range(size):
+        customer = make("黄磊", f"公司{i}")
+        Customer.objects.filter(pk=customer.pk).update(owner=make_user(display_name=f"销售{i}"))
+    api_client.get("/api/v1/search", {"q": "黄磊"})  # the token's last use is recorded once
+    # then the results, owners included, come in the same few queries whatever their number
+    for query in ("黄磊", "黄磊 公司"):
+        with django_assert_max_num_queries(4):
+            items = api_client.get("/api/v1/search", {"q": query, "limit": 50}).json()["items"]
+        assert len(items) == size
+        assert {item["owner"] for item in items} == {f"销售{i}" for i in range(size)}
