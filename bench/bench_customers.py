@@ -175,10 +175,11 @@ def main() -> int:
         assert response.status_code == 200, response.content[:200]
 
     # The same reads as crm/customers/search.py: walk the term table's (piece, updated_at, id) key for
-    # the query's rarest piece newest first, joined to the customers by id.
+    # the query's rarest piece newest first, joined to the customers by id (and updated_at, as a range).
     select = (
         "SELECT c.id, c.name, c.company_name, c.city, c.lifecycle_stage FROM customers_customer c "
         "JOIN customers_customersearchterm t ON t.customer_id = c.id "
+        "AND t.updated_at >= c.updated_at AND t.updated_at <= c.updated_at "
         "WHERE c.is_active AND t.bigram = lower(%s) "
     )
 

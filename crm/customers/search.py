@@ -35,6 +35,9 @@ MAX_TERMS = 5
 MAX_CANDIDATE_PIECES = 8
 # Counting stops here: past it a piece is "common", and any common piece leads about as well.
 PIECE_COUNT_CAP = 2000
+# Pieces besides the lead looked up on each walked row (all those of 2-character terms, which nothing
+# else checks, then pieces of longer terms; strpos checks those terms whole anyway).
+MAX_CHECKED_PIECES = 8
 _PHONE_LIKE = re.compile(r"^[+\d][\d\s\-()]{4,}$")
 _TEXT_SQL = 'lower("customers_customer"."name" || \' \' || "customers_customer"."company_name")'
 _TERM_TABLE = '"customers_customersearchterm"'
@@ -78,24 +81,32 @@ def _postgresql_search(qs: QuerySet[Customer], terms: list[str]) -> QuerySet[Cus
     if not pieces:
         return qs
     lead = _rarest_piece(pieces)
-    # Ordered by the walked term row's updated_at (the trigger keeps it equal to the customer's): the
-    # planner then reads the term table's key newest first and stops once a page is full. (Joining on
-    # updated_at as well would say the same, but the planner multiplies the two join selectivities,
-    # expects almost no rows, and fetches and sorts every match instead.)
-    qs = qs.filter(search_terms__bigram=Lower(Value(lead))).annotate(
-        **{SEARCH_UPDATED_AT: F("search_terms__updated_at")}
-    )
-    others = [piece for piece in pieces if piece != lead]
+    # Ordered by the walked term row's updated_at (the trigger keeps it equal to the customer's), the
+    # planner reads the term table's key newest first and stops once a page is full. updated_at is
+    # tied to the customer's by a closed range, not `=`: an equality would join the two in the
+    # planner's eyes too, which multiplies two join selectivities, expects about one row and makes it
+    # fetch and sort every match; the range still lets a plan that starts from the customers (another
+    # sort, a selective filter) look a term up by its whole key.
+    qs = qs.filter(
+        search_terms__bigram=Lower(Value(lead)),
+        search_terms__updated_at__gte=F("updated_at"),
+        search_terms__updated_at__lte=F("updated_at"),
+    ).annotate(**{SEARCH_UPDATED_AT: F("search_terms__updated_at")})
+    # A 2-character term is checked only here; a longer one also by strpos, so a few of its pieces do.
+    required = [piece for term in terms if len(term) == 2 for piece in pieces_of(term) if piece != lead]
+    optional = [piece for piece in pieces if piece != lead and piece not in required]
+    others = required + optional[: max(0, MAX_CHECKED_PIECES - len(required))]
     if others:
         # Looked up by key on the walked term row, before the wide customer row is read. A scalar
         # subquery, not EXISTS: the planner cannot turn it into a hash join over every customer with a
-        # common piece, and its default estimate keeps the ordered walk the cheaper plan.
-        marks = ", ".join(["lower(%s)"] * len(others))
+        # common piece, and its default estimate keeps the ordered walk the cheaper plan. Pieces are
+        # lower-cased and deduplicated by the database, as the trigger does ("Ab" and "aB" are one).
         has_others = RawSQL(  # noqa: S611 - constant SQL, every value a bound parameter
-            f"(SELECT count(*) FROM customers_customersearchterm AS other WHERE other.bigram IN ({marks}) "  # noqa: S608
+            "(SELECT count(*) FROM customers_customersearchterm AS other "  # noqa: S608
+            "WHERE other.bigram = ANY(ARRAY(SELECT DISTINCT lower(p) FROM unnest(%s::text[]) AS p)) "
             f"AND other.updated_at = {_TERM_TABLE}.updated_at AND other.customer_id = {_TERM_TABLE}.customer_id)"
-            " >= %s",
-            [*others, len(others)],
+            " >= (SELECT count(DISTINCT lower(p)) FROM unnest(%s::text[]) AS p)",
+            [others, others],
             output_field=BooleanField(),
         )
         qs = qs.filter(has_others)
