@@ -19,7 +19,6 @@ Reading (selectors)::
 
     qs = access.visible_to(user, "view", Customer)           # queryset, empty when in doubt
     customer = access.get_for(user, "change", Customer, pk)  # NotFound (404) when missing OR forbidden
-    row = access.get_row_for(user, "view", Customer, pk, ["id", "name"])  # same, as a dict (no model)
     if not access.has_verb(user, "create", Customer): raise Forbidden()
 
 Record scopes (``Scope``): OWN (owner is the user), TEAM (owner in the user's team),
@@ -54,7 +53,7 @@ record it with ``crm.core.audit.record_reveal``.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -214,24 +213,17 @@ def visible_to(user: Any, verb: str, model_or_qs: type[M] | QuerySet[M]) -> Quer
     return qs.filter(spec.base_filter).filter(condition)
 
 
-def get_for(user: Any, verb: str, model_or_qs: type[M] | QuerySet[M], pk: Any) -> M:
-    """One row the user may `verb`, or NotFound — for a missing and a forbidden row alike."""
-    if isinstance(pk, int) and not -(2**63) <= pk < 2**63:
-        raise NotFound()  # beyond any database integer: PostgreSQL would fail the transaction
-    try:
-        return visible_to(user, verb, model_or_qs).get(pk=pk)
-    except (models.ObjectDoesNotExist, ValueError, TypeError) as exc:
-        raise NotFound() from exc
-
-
-def get_row_for(
-    user: Any, verb: str, model_or_qs: type[M] | QuerySet[M], pk: Any, fields: Sequence[str]
-) -> dict[str, Any]:
-    """Like `get_for`, as a dict of `fields` (`.values()` names) for reads that need no model instance."""
+def check_pk(pk: Any) -> None:
+    """NotFound for a key beyond any database integer (PostgreSQL would fail the transaction)."""
     if isinstance(pk, int) and not -(2**63) <= pk < 2**63:
         raise NotFound()
+
+
+def get_for(user: Any, verb: str, model_or_qs: type[M] | QuerySet[M], pk: Any) -> M:
+    """One row the user may `verb`, or NotFound — for a missing and a forbidden row alike."""
+    check_pk(pk)
     try:
-        return visible_to(user, verb, model_or_qs).values(*fields).get(pk=pk)
+        return visible_to(user, verb, model_or_qs).get(pk=pk)
     except (models.ObjectDoesNotExist, ValueError, TypeError) as exc:
         raise NotFound() from exc
 
