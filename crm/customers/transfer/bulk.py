@@ -39,6 +39,7 @@ def _sqlite_value(value: Any) -> Any:
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _COPY_SPECIAL = frozenset("\\\t\n\r")
 _COPY_CHUNK = 1 << 20
+_UNSET = object()
 
 
 def _copy_str(value: str) -> str:
@@ -170,8 +171,11 @@ class Table:
             _copy_str(_json_dump(defaults[a])) if a in json_columns else copy_text(defaults.get(a)) for a in attnames
         ]
         position = {a: i for i, a in enumerate(attnames)}
-        # JSON values shared by many rows (one payload for every timeline row) are rendered once.
+        # JSON values shared by many rows (one payload for every timeline row) are rendered once, and so
+        # is a column's value when it is the very object of the row before (the batch's moment, a currency).
         rendered: dict[int, tuple[Any, str]] = {}
+        last_value: list[Any] = [_UNSET] * len(attnames)
+        last_text = [""] * len(attnames)
         render = _COPY_TEXT
         lines: list[str] = []
         size = count = 0
@@ -182,6 +186,9 @@ class Table:
                 values = template.copy()
                 for attname, value in row.items():
                     index = position[attname]
+                    if value is last_value[index]:
+                        values[index] = last_text[index]
+                        continue
                     if attname in json_columns:
                         if isinstance(value, dict) and not value:
                             text = "{}"
@@ -195,7 +202,8 @@ class Table:
                     else:
                         fn = render.get(type(value))
                         text = fn(value) if fn is not None else copy_text(value)
-                    values[index] = text
+                    values[index] = last_text[index] = text
+                    last_value[index] = value
                 line = "\t".join(values)
                 lines.append(line)
                 count += 1

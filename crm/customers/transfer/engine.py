@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import queue
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -283,10 +282,6 @@ class BaseImporter(abc.ABC):
             name=f"import-{self.ctx.job_id or 'inline'}-clean",
             daemon=True,
         )
-        # The writer thread wakes after every database round trip and would otherwise wait up to the
-        # default 5 ms for the cleaning thread to hand over the interpreter.
-        switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(switch_interval, 0.0005))
         producer.start()
         try:
             while True:
@@ -302,7 +297,6 @@ class BaseImporter(abc.ABC):
                 with contextlib.suppress(queue.Empty):
                     queued.get(timeout=0.05)
             producer.join()
-            sys.setswitchinterval(switch_interval)
 
     def _produce(
         self,
