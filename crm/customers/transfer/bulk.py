@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -163,48 +163,14 @@ class Table:
         first = next(iterator, None)
         if first is None:
             return 0
-        defaults = self.defaults()
-        json_columns = self.json_columns
-        skip = 0 if "id" in first else 1
-        attnames, columns = self.attnames[skip:], self.columns[skip:]
-        template = [
-            _copy_str(_json_dump(defaults[a])) if a in json_columns else copy_text(defaults.get(a)) for a in attnames
-        ]
-        position = {a: i for i, a in enumerate(attnames)}
-        # JSON values shared by many rows (one payload for every timeline row) are rendered once, and so
-        # is a column's value when it is the very object of the row before (the batch's moment, a currency).
-        rendered: dict[int, tuple[Any, str]] = {}
-        last_value: list[Any] = [_UNSET] * len(attnames)
-        last_text = [""] * len(attnames)
-        render = _COPY_TEXT
+        # Rows without an id get the column default (the sequence).
+        columns = self.columns if "id" in first else self.columns[1:]
         lines: list[str] = []
         size = count = 0
         cols = ", ".join(f'"{c}"' for c in columns)
         connection.ensure_connection()
         with connection.connection.cursor() as cursor, cursor.copy(f'COPY "{self.name}" ({cols}) FROM STDIN') as copy:
-            for row in itertools.chain((first,), iterator):
-                values = template.copy()
-                for attname, value in row.items():
-                    index = position[attname]
-                    if value is last_value[index]:
-                        values[index] = last_text[index]
-                        continue
-                    if attname in json_columns:
-                        if isinstance(value, dict) and not value:
-                            text = "{}"
-                        else:
-                            known = rendered.get(id(value))
-                            if known is None or known[0] is not value:
-                                known = (value, _copy_str(_json_dump(value)))
-                                if len(rendered) < 64:  # the cache holds the object: its id is not reused
-                                    rendered[id(value)] = known
-                            text = known[1]
-                    else:
-                        fn = render.get(type(value))
-                        text = fn(value) if fn is not None else copy_text(value)
-                    values[index] = last_text[index] = text
-                    last_value[index] = value
-                line = "\t".join(values)
+            for line in self.copy_lines(itertools.chain((first,), iterator), with_id="id" in first):
                 lines.append(line)
                 count += 1
                 size += len(line)
@@ -216,6 +182,52 @@ class Table:
                 lines.append("")
                 copy.write("\n".join(lines).encode())
         return count
+
+    def copy_lines(self, rows: Iterable[dict[str, Any]], *, with_id: bool = True) -> Iterator[str]:
+        """Each row as one line of COPY text over every column (but `id` unless `with_id`)."""
+        defaults = self.defaults()
+        attnames = self.attnames if with_id else self.attnames[1:]
+        template = [
+            _copy_str(_json_dump(defaults[a])) if a in self.json_columns else copy_text(defaults.get(a))
+            for a in attnames
+        ]
+        position = {a: i for i, a in enumerate(attnames)}
+        json_positions = {position[a] for a in self.json_columns}
+        # Rows built by one piece of code have the same keys in the same order: their column
+        # positions are looked up once per shape, not once per value.
+        layouts: dict[tuple[str, ...], list[int]] = {}
+        # JSON values shared by many rows (one payload for every timeline row) are rendered once, and so
+        # is a column's value when it is the very object of the row before (the batch's moment, a currency).
+        rendered: dict[int, tuple[Any, str]] = {}
+        last_value: list[Any] = [_UNSET] * len(attnames)
+        last_text = [""] * len(attnames)
+        render = _COPY_TEXT
+        for row in rows:
+            keys = tuple(row)
+            layout = layouts.get(keys)
+            if layout is None:
+                layout = layouts[keys] = [position[a] for a in keys]
+            values = template.copy()
+            for index, value in zip(layout, row.values(), strict=True):
+                if value is last_value[index]:
+                    values[index] = last_text[index]
+                    continue
+                if index in json_positions:
+                    if isinstance(value, dict) and not value:
+                        text = "{}"
+                    else:
+                        known = rendered.get(id(value))
+                        if known is None or known[0] is not value:
+                            known = (value, _copy_str(_json_dump(value)))
+                            if len(rendered) < 64:  # the cache holds the object: its id is not reused
+                                rendered[id(value)] = known
+                        text = known[1]
+                else:
+                    fn = render.get(type(value))
+                    text = fn(value) if fn is not None else copy_text(value)
+                values[index] = last_text[index] = text
+                last_value[index] = value
+            yield "\t".join(values)
 
 
 def insert_tuples(table: str, columns: Sequence[str], tuples: Sequence[Sequence[Any]]) -> None:
