@@ -15,7 +15,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -245,20 +245,22 @@ class BaseImporter(abc.ABC):
 
     def run(self, rows: Iterator[Row]) -> Outcome:
         last_report = time.monotonic()
-        for batch in self.batches(rows):
-            self.outcome.total += batch.seen
-            for error in batch.errors:
-                self.sink.add(error)
-            if batch.errors and self.ctx.mode == "all_or_nothing":
-                self.blocked = True
-            self.flush(batch.rows)
-            if batch.last:
-                break
-            if time.monotonic() - last_report >= PROGRESS_EVERY_SECONDS:
-                last_report = time.monotonic()
-                if self.ctx.check_cancel():
-                    raise Cancelled
-                self.ctx.report_progress(self.outcome.total)
+        # Closed explicitly, so that a cancel or a database error stops the reading thread at once.
+        with contextlib.closing(self.batches(rows)) as batches:
+            for batch in batches:
+                self.outcome.total += batch.seen
+                for error in batch.errors:
+                    self.sink.add(error)
+                if batch.errors and self.ctx.mode == "all_or_nothing":
+                    self.blocked = True
+                self.flush(batch.rows)
+                if batch.last:
+                    break
+                if time.monotonic() - last_report >= PROGRESS_EVERY_SECONDS:
+                    last_report = time.monotonic()
+                    if self.ctx.check_cancel():
+                        raise Cancelled
+                    self.ctx.report_progress(self.outcome.total)
         if self.ctx.check_cancel():
             raise Cancelled
         self.outcome.error_rows = self.sink.count_rows
@@ -266,7 +268,7 @@ class BaseImporter(abc.ABC):
         self.ctx.report_progress(self.outcome.total)
         return self.outcome
 
-    def batches(self, rows: Iterator[Row]) -> Iterator[Batch]:
+    def batches(self, rows: Iterator[Row]) -> Generator[Batch]:
         """Cleaned batches, read and cleaned in a second thread while this one writes the previous batch.
 
         Reading, decoding, validation, blind indexes and encryption need no database; while this thread
