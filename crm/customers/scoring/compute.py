@@ -756,12 +756,12 @@ def _replace_by_swap(cursor: Any, table: str, parts: Iterable[Scored], timings: 
     # TRUNCATE/DROP refuse while deferred FK checks on the old table are pending in this transaction.
     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     _with_lock_retries(cursor, [*plan.attach, f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"])
-    timings["locked_at"] = time.perf_counter()
     cursor.execute(f"DROP TABLE {table}")
     cursor.execute(f"ALTER TABLE {new} RENAME TO {table}")
     for temporary, final in plan.indexes:
         cursor.execute(f'ALTER INDEX "{temporary}" RENAME TO "{final}"')
     cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    timings["swap"] = time.perf_counter()
     return written
 
 
@@ -858,12 +858,13 @@ def _advisory_lock(*, shared: bool) -> None:
 
 
 def _active_ids(ids: Sequence[int]) -> list[int]:
-    active: list[int] = []
+    """`ids` without merged customers: looked up in the small partial index of inactive customers
+    (ids of customers that do not exist simply yield no rows later)."""
+    inactive: set[int] = set()
     for start in range(0, len(ids), ID_CHUNK):
-        active.extend(
-            Customer.objects.filter(pk__in=ids[start : start + ID_CHUNK], is_active=True).values_list("id", flat=True)
-        )
-    return sorted(active)
+        chunk = ids[start : start + ID_CHUNK]
+        inactive.update(Customer.objects.filter(pk__in=chunk, is_active=False).values_list("id", flat=True))
+    return sorted(set(ids) - inactive)
 
 
 def recompute_full(*, as_of: datetime | None = None, refit: bool = True, progress: Progress = _noop) -> ScoringRun:
@@ -905,7 +906,6 @@ def recompute_full(*, as_of: datetime | None = None, refit: bool = True, progres
         progress("score and write", 4, 6)
         parts = score_in_chunks(ids, agg, state, needs, tickets, timezone.now(), basis)
         steps = write_scores(parts, replace_all=True, rows_hint=int(ids.size))
-        locked_at = steps.pop("locked_at", None)
         timings.update({step: stamp - clock for step, stamp in steps.items()})
         timings["write"] = time.perf_counter() - clock
         run = ScoringRun.objects.create(
@@ -923,9 +923,6 @@ def recompute_full(*, as_of: datetime | None = None, refit: bool = True, progres
             orders=int(agg.orders.sum()),
             timings={k: round(v, 3) for k, v in timings.items()},
         )
-    if locked_at is not None:
-        # How long readers of the score table waited at most: from the exclusive lock to the commit.
-        run.swap_lock_seconds = time.perf_counter() - locked_at  # type: ignore[attr-defined]
     progress("check keys", 5, 6)
     validate_foreign_keys()
     progress("done", 6, 6)

@@ -241,3 +241,61 @@ def test_numbers_are_written_like_python_formats_them() -> None:
         texts = rows.matrix_texts(rows.number_matrix(values, decimals))
         expected = [f"{round(float(np.nan_to_num(v)), decimals) + 0.0:.{decimals}f}" for v in values]
         assert texts == [e.replace("-0.", "0.") if float(e) == 0 else e for e in expected]
+
+
+def test_foreign_key_left_not_valid_is_validated_after_removing_rows_of_deleted_customers(
+    synthetic_shop: list[Customer],
+) -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("NOT VALID foreign keys are PostgreSQL's")
+    # given a swapped-in table whose foreign key is not validated yet, holding a row of a customer
+    # deleted while the run computed
+    compute.recompute_full(as_of=AS_OF)
+    table = CustomerScore._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass "
+            "AND contype = 'f'",
+            [table],
+        )
+        name, definition = cursor.fetchone()
+        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        cursor.execute(
+            f"INSERT INTO {table} SELECT 999999999, {', '.join(compute.SCORE_COLUMNS[1:])} FROM {table} LIMIT 1"  # noqa: S608
+        )
+        cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition} NOT VALID')
+    # when the keys are validated
+    compute.validate_foreign_keys()
+    # then the orphan is gone and the key is valid again
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT convalidated FROM pg_constraint WHERE conname = %s", [name])
+        assert cursor.fetchone()[0] is True
+    assert not CustomerScore.objects.filter(customer_id=999999999).exists()
+    assert CustomerScore.objects.count() == 400
+
+
+def test_lock_waits_give_up_and_retry(monkeypatch: Any, db: Any) -> None:
+    from django.db import OperationalError, connection
+    from psycopg import errors
+
+    if connection.vendor != "postgresql":
+        pytest.skip("lock_timeout is PostgreSQL's")
+    monkeypatch.setattr(compute.time, "sleep", lambda seconds: None)
+    attempts: list[str] = []
+    with connection.cursor() as cursor:
+        real_execute = cursor.execute
+
+        def execute(sql: str, params: Any = None) -> Any:
+            if sql.startswith("LOCK"):
+                attempts.append(sql)
+                if len(attempts) < 3:  # busy twice, then free
+                    raise OperationalError("lock timeout") from errors.LockNotAvailable()
+            return real_execute(sql, params)
+
+        monkeypatch.setattr(cursor, "execute", execute)
+        compute._with_lock_retries(cursor, [f"LOCK TABLE {CustomerScore._meta.db_table} IN SHARE MODE"])
+        real_execute("SHOW lock_timeout")
+        assert cursor.fetchone()[0] == "0"  # the short timeout does not outlive the attempt
+    assert len(attempts) == 3
