@@ -649,10 +649,12 @@ def _with_lock_retries(cursor: Any, statements: Sequence[str]) -> None:
 
 
 def _swappable(cursor: Any, table: str) -> bool:
-    """True when the table can be replaced by a rebuilt copy: nothing else hangs on it (views,
-    rules, triggers, row security, publications, inheritance, foreign keys pointing at it)."""
+    """True when the table can be replaced by a rebuilt copy: we may drop it and create tables
+    beside it, and nothing else hangs on it (views, rules, triggers, row security, publications,
+    inheritance, foreign keys pointing at it)."""
     cursor.execute(
-        "SELECT c.relkind = 'r' AND NOT c.relrowsecurity "
+        "SELECT c.relkind = 'r' AND NOT c.relrowsecurity AND pg_has_role(c.relowner, 'MEMBER') "
+        "AND has_schema_privilege(c.relnamespace, 'CREATE') "
         "AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal) "
         "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.refobjid = c.oid "
         "    AND d.classid = 'pg_rewrite'::regclass) "

@@ -299,3 +299,21 @@ def test_lock_waits_give_up_and_retry(monkeypatch: Any, db: Any) -> None:
         real_execute("SHOW lock_timeout")
         assert cursor.fetchone()[0] == "0"  # the short timeout does not outlive the attempt
     assert len(attempts) == 3
+
+
+def test_a_table_something_depends_on_is_refilled_in_place(synthetic_shop: list[Customer], monkeypatch: Any) -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the table swap is the PostgreSQL bulk path")
+    # given a view on the score table (it would block a drop)
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE VIEW top_scores AS SELECT customer_id FROM customers_customerscore")
+    monkeypatch.setattr(compute, "SWAP_ROWS", 1)
+    # when a big full run writes
+    run = compute.recompute_full(as_of=AS_OF)
+    # then it refilled the table in place and the view still reads it
+    assert "swap" not in run.timings
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM top_scores")
+        assert cursor.fetchone()[0] == 400
