@@ -120,6 +120,8 @@ class Customer(models.Model):
             models.Index(
                 fields=["merged_into"], condition=Q(merged_into__isnull=False), name="customer_merged_into_idx"
             ),
+            # Merged customers are few: a full score run leaves them out by this index, not a table scan.
+            models.Index(fields=["id"], condition=Q(is_active=False), name="customer_inactive_idx"),
         ]
         constraints = [models.UniqueConstraint(fields=["external_id"], name="customer_external_id_uniq")]
 
@@ -340,20 +342,26 @@ class CustomerScore(models.Model):
     r_score = models.PositiveSmallIntegerField(null=True)
     f_score = models.PositiveSmallIntegerField(null=True)
     m_score = models.PositiveSmallIntegerField(null=True)
-    rfm_segment = models.CharField(max_length=24, choices=RfmSegment.choices, blank=True, db_index=True)
+    rfm_segment = models.CharField(max_length=24, choices=RfmSegment.choices, blank=True)
     p_alive = models.FloatField(null=True)
     expected_purchases_12m = models.FloatField(null=True)
     expected_value_12m = models.DecimalField(max_digits=14, decimal_places=2, null=True)
-    value_tier = models.CharField(max_length=1, choices=ValueTier.choices, blank=True, db_index=True)
+    value_tier = models.CharField(max_length=1, choices=ValueTier.choices, blank=True)
     open_needs = models.IntegerField(default=0)
     urgent_needs = models.IntegerField(default=0)
     open_tickets = models.IntegerField(default=0)
-    priority_score = models.FloatField(default=0, db_index=True)
+    priority_score = models.FloatField(default=0)
     priority_reasons = models.JSONField(default=list, blank=True)
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["-priority_score"], name="score_priority_idx")]
+        # Segment and tier are compared for equality only (no varchar_pattern_ops twins); the one
+        # priority index serves both directions. Every index is rebuilt by each full recomputation.
+        indexes = [
+            models.Index(fields=["-priority_score"], name="score_priority_idx"),
+            models.Index(fields=["rfm_segment"], name="score_segment_idx"),
+            models.Index(fields=["value_tier"], name="score_tier_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"score of {self.customer_id}"
