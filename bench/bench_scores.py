@@ -1,5 +1,7 @@
 """Bench: full score recomputation (RFM + BG/NBD + Gamma-Gamma + priority) and an incremental
 update after 10,000 new orders, each with its ratio to the raw SQL aggregate doing the same work.
+While the full run writes, a reader thread reads single scores (as the customer 360 page does) and
+reports the longest wait, i.e. how long the run kept readers out of the score table.
 
 Runs against BENCH_PG_URL (the `make bench` dataset). When that database has no orders (e.g. a
 bare migrated database), it first fills it with a synthetic dataset in SQL:
@@ -11,7 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -31,7 +35,7 @@ django.setup()
 
 from django.db import connection, transaction  # noqa: E402
 
-from crm.customers.models import Customer, Order  # noqa: E402
+from crm.customers.models import Customer, CustomerScore, Order  # noqa: E402
 from crm.customers.scoring import compute  # noqa: E402
 
 NEW_ORDERS = 10_000
@@ -93,6 +97,35 @@ def raw_full(as_of: Any) -> float:
     return time.perf_counter() - started
 
 
+class ScoreReader(threading.Thread):
+    """What the customer 360 page does while a full run writes: read one customer's score, ~100 times
+    a second on its own connection, and check that a range of customers never reads as empty."""
+
+    def __init__(self, low: int, high: int) -> None:
+        super().__init__(daemon=True)
+        self.low, self.high = low, high
+        self.waits: list[float] = []
+        self.empty_ranges = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        import psycopg
+
+        table = CustomerScore._meta.db_table
+        with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+            while not self.stop.is_set():
+                customer = random.randint(self.low, self.high)
+                started = time.perf_counter()
+                conn.execute(f"SELECT * FROM {table} WHERE customer_id = %s", [customer]).fetchall()
+                self.waits.append(time.perf_counter() - started)
+                count = conn.execute(
+                    f"SELECT count(*) FROM {table} WHERE customer_id BETWEEN %s AND %s", [customer, customer + 999]
+                ).fetchone()
+                if count is not None and count[0] == 0 and customer + 999 <= self.high:
+                    self.empty_ranges += 1
+                time.sleep(0.01)
+
+
 def raw_incremental(ids: list[int], as_of: Any) -> float:
     started = time.perf_counter()
     compute.aggregate_customers(ids, as_of)
@@ -119,11 +152,25 @@ def main() -> int:
     as_of = timezone.now()
     raw = raw_full(as_of)
     emit("scores: raw SQL RFM aggregate + NTILE cut points", raw, "s", dataset, None)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MIN(id), MAX(id) FROM {Customer._meta.db_table}")
+        low, high = cursor.fetchone()
+    reader = ScoreReader(int(low), int(high))
+    reader.start()
     started = time.perf_counter()
     run = compute.recompute_full(as_of=as_of)
     full = time.perf_counter() - started
+    reader.stop.set()
+    reader.join()
     emit("scores: full recompute (RFM + BG/NBD + Gamma-Gamma + priority, bulk write)", full, "s", dataset, raw)
     print(f"full run steps (cumulative s): {run.timings}", file=sys.stderr)
+    waits = sorted(reader.waits)
+    emit("scores: longest score read while the full run wrote", waits[-1] * 1000 if waits else 0, "ms", dataset, None)
+    print(
+        f"score reads during the full run: {len(waits)}, p99 {waits[int(len(waits) * 0.99)] * 1000:.1f} ms, "
+        f"ranges read empty: {reader.empty_ranges}",
+        file=sys.stderr,
+    )
 
     # 10,000 new orders for random customers, committed, then rescored incrementally.
     with connection.cursor() as cursor:

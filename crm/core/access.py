@@ -213,10 +213,15 @@ def visible_to(user: Any, verb: str, model_or_qs: type[M] | QuerySet[M]) -> Quer
     return qs.filter(spec.base_filter).filter(condition)
 
 
+def check_pk(pk: Any) -> None:
+    """NotFound for a key beyond any database integer (PostgreSQL would fail the transaction)."""
+    if isinstance(pk, int) and not -(2**63) <= pk < 2**63:
+        raise NotFound()
+
+
 def get_for(user: Any, verb: str, model_or_qs: type[M] | QuerySet[M], pk: Any) -> M:
     """One row the user may `verb`, or NotFound — for a missing and a forbidden row alike."""
-    if isinstance(pk, int) and not -(2**63) <= pk < 2**63:
-        raise NotFound()  # beyond any database integer: PostgreSQL would fail the transaction
+    check_pk(pk)
     try:
         return visible_to(user, verb, model_or_qs).get(pk=pk)
     except (models.ObjectDoesNotExist, ValueError, TypeError) as exc:

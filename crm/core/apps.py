@@ -21,3 +21,11 @@ class CoreConfig(AppConfig):
         from crm.web.modules import register_panel
 
         register_panel("admin", "core.audit", audit_panel, order=20)
+
+        from django.conf import settings
+
+        from crm.core import schedule
+
+        schedule.register(
+            "core.housekeeping", "crm.core.tasks.housekeeping_task", daily_at=settings.SCHEDULE_HOUSEKEEPING_AT
+        )

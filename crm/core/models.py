@@ -172,3 +172,13 @@ class CustomFieldDefinition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.object_type}.{self.key}"
+
+
+class ScheduledJob(models.Model):
+    """When each periodic job (crm.core.schedule) was last enqueued; one row per job name."""
+
+    name = models.CharField(max_length=100, unique=True)
+    last_enqueued_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.name

@@ -46,6 +46,9 @@ def _data(payload: Any) -> dict[str, Any]:
     return data
 
 
+RECENT_EVENTS = 10  # the 360 answer carries the latest events; /timeline pages through the rest
+
+
 def _page(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
     return {"items": items, "next_cursor": next_cursor}
 
@@ -97,16 +100,18 @@ def list_customers(request: HttpRequest, params: Query[CustomerListParams]) -> d
             _("Unknown sort."),
             errors={"sort": [_("Choose one of: %(choices)s.") % {"choices": ", ".join(selectors.CUSTOMER_SORTS)}]},
         )
-    qs, ordering = selectors.list_customers(
+    policy = field_policy(request.user, Customer)
+    qs, ordering = selectors.list_customer_rows(
         request.user,
         definition=_definition(params.filter),
         params=params.dict(exclude={"q", "sort", "cursor", "limit", "filter"}, exclude_none=True),
         query=params.q,
         sort=params.sort,
+        hidden=policy.hidden,
     )
     rows, next_cursor = paginate(qs, cursor=params.cursor, limit=params.limit, ordering=ordering)
-    policy = field_policy(request.user, Customer)
-    return _page([s.customer_out(c, policy, in_list=True) for c in rows], next_cursor)
+    tags = selectors.customer_tag_names([row["id"] for row in rows])
+    return _page([s.customer_row_out(row, tags.get(row["id"], []), policy, in_list=True) for row in rows], next_cursor)
 
 
 @customers.post("", summary="Create a customer", response={201: dict})
@@ -118,17 +123,22 @@ def create_customer(request: HttpRequest, payload: s.CustomerIn) -> Status[dict[
 
 @customers.get("/{int:customer_id}", summary="Customer 360: profile, contacts, needs, recent orders, score")
 def get_customer(request: HttpRequest, customer_id: int) -> dict[str, Any]:
-    view = selectors.customer_360(request.user, customer_id)
     policy = field_policy(request.user, Customer)
     contact_policy = field_policy(request.user, Contact)
-    data = s.customer_out(view.customer, policy, with_score=False)
-    data["score"] = s.score_summary(view.score)
-    data["contacts"] = [s.contact_out(c, contact_policy) for c in view.contacts]
-    data["channels"] = [s.channel_out(c, policy) for c in view.channels]
-    data["needs"] = [s.need_out(n) for n in view.needs]
-    data["recent_orders"] = [s.order_out(o) for o in view.orders]
+    view = selectors.customer_360_rows(
+        request.user,
+        customer_id,
+        customer_hidden=policy.hidden,
+        contact_hidden=contact_policy.hidden,
+        events=RECENT_EVENTS,
+    )
+    data = s.customer_row_out(view.customer, view.tags, policy)
+    data["contacts"] = [s.contact_row_out(c, contact_policy) for c in view.contacts]
+    data["channels"] = [s.channel_row_out(c, policy) for c in view.channels]
+    data["needs"] = [s.need_row_out(n) for n in view.needs]
+    data["recent_orders"] = [s.order_row_out(o, o["lines"]) for o in view.orders]
     data["order_count"] = view.order_count
-    data["recent_events"] = [s.event_out(e) for e in view.timeline[:10]]
+    data["recent_events"] = [s.event_row_out(e) for e in view.events]
     return data
 
 

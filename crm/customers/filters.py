@@ -18,7 +18,7 @@ over Customer. Encrypted fields (email, phone, id_number) only support exact mat
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -111,6 +111,28 @@ class _Errors:
 
 def _custom_definitions() -> dict[str, CustomFieldDefinition]:
     return {d.key: d for d in CustomFieldDefinition.objects.filter(object_type=OBJECT_TYPE, is_active=True)}
+
+
+class _CustomDefinitions(Mapping[str, CustomFieldDefinition]):
+    """The active custom-field definitions, read on first use: most filters name no custom field,
+    and the customer list should not pay a query for them on every page."""
+
+    def __init__(self) -> None:
+        self._found: dict[str, CustomFieldDefinition] | None = None
+
+    def _load(self) -> dict[str, CustomFieldDefinition]:
+        if self._found is None:
+            self._found = _custom_definitions()
+        return self._found
+
+    def __getitem__(self, key: str) -> CustomFieldDefinition:
+        return self._load()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
 
 
 def _custom_kind(definition: CustomFieldDefinition) -> str:
@@ -264,7 +286,7 @@ def _clean_need(value: Any) -> dict[str, Any]:
 
 
 def _clean_condition(
-    cond: Any, path: str, errors: _Errors, custom: dict[str, CustomFieldDefinition]
+    cond: Any, path: str, errors: _Errors, custom: Mapping[str, CustomFieldDefinition]
 ) -> dict[str, Any] | None:
     if not isinstance(cond, Mapping):
         errors.add(path, _("Send a JSON object."))
@@ -322,7 +344,9 @@ def _clean_condition(
     return {"field": field, "op": op, "value": value}
 
 
-def _clean_group(group: Any, path: str, errors: _Errors, custom: dict[str, CustomFieldDefinition], depth: int) -> Any:
+def _clean_group(
+    group: Any, path: str, errors: _Errors, custom: Mapping[str, CustomFieldDefinition], depth: int
+) -> Any:
     if not isinstance(group, Mapping):
         errors.add(path or "definition", _("Send a JSON object."))
         return None
@@ -353,10 +377,14 @@ def _clean_group(group: Any, path: str, errors: _Errors, custom: dict[str, Custo
 
 def validate_definition(definition: Any) -> dict[str, Any]:
     """A cleaned copy of `definition`, or ValidationFailed with field-level errors."""
+    return _validate(definition, _CustomDefinitions())
+
+
+def _validate(definition: Any, custom: Mapping[str, CustomFieldDefinition]) -> dict[str, Any]:
     if definition in (None, {}):
         return {"match": "all", "conditions": []}
     errors = _Errors()
-    cleaned = _clean_group(definition, "", errors, _custom_definitions(), 1)
+    cleaned = _clean_group(definition, "", errors, custom, 1)
     if errors.errors:
         raise ValidationFailed(_("The filter is not valid."), errors=errors.errors)
     return dict(cleaned)
@@ -510,20 +538,8 @@ def _group_q(group: Mapping[str, Any], custom: Mapping[str, CustomFieldDefinitio
 
 def customer_filter_q(definition: Mapping[str, Any] | None) -> Q:
     """The Q over Customer for a definition (validated here, so callers may pass raw input)."""
-    cleaned = validate_definition(definition)
-    needs_custom = any(_mentions_custom(cleaned))
-    custom = _custom_definitions() if needs_custom else {}
-    return _group_q(cleaned, custom)
-
-
-def _mentions_custom(group: Mapping[str, Any]) -> list[bool]:
-    found: list[bool] = []
-    for cond in group.get("conditions", []):
-        if "conditions" in cond:
-            found.extend(_mentions_custom(cond))
-        else:
-            found.append(str(cond.get("field", "")).startswith("custom."))
-    return found
+    custom = _CustomDefinitions()  # validation and the Q share one read, made only if needed
+    return _group_q(_validate(definition, custom), custom)
 
 
 def _one_or_many(field: str, raw: str) -> dict[str, Any]:

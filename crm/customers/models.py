@@ -67,17 +67,18 @@ class Customer(models.Model):
         on_delete=models.SET_NULL,
         related_name="owned_customers",
         verbose_name=_("owner"),
+        db_index=False,  # customer_owner_updated_idx starts with owner_id
     )
     tags = models.ManyToManyField(Tag, blank=True, related_name="customers", verbose_name=_("tags"))
 
     # Personal data: encrypted at rest; *_bidx are keyed blind indexes for exact lookup.
     email = EncryptedTextField(_("e-mail"), blank=True, default="")
-    email_bidx = models.CharField(max_length=40, blank=True, default="", db_index=True)
+    email_bidx = models.CharField(max_length=40, blank=True, default="")
     phone = EncryptedTextField(_("phone"), blank=True, default="")
-    phone_bidx = models.CharField(max_length=40, blank=True, default="", db_index=True)
+    phone_bidx = models.CharField(max_length=40, blank=True, default="")
     address = EncryptedTextField(_("address"), blank=True, default="")
     id_number = EncryptedTextField(_("ID number"), blank=True, default="")
-    id_number_bidx = models.CharField(max_length=40, blank=True, default="", db_index=True)
+    id_number_bidx = models.CharField(max_length=40, blank=True, default="")
 
     email_opt_in = models.BooleanField(_("e-mail consent"), default=False)
     sms_opt_in = models.BooleanField(_("SMS consent"), default=False)
@@ -85,9 +86,9 @@ class Customer(models.Model):
     consent_updated_at = models.DateTimeField(_("consent updated at"), null=True, blank=True)
 
     custom = models.JSONField(_("custom fields"), default=dict, blank=True)
-    external_id = models.CharField(_("external id"), max_length=100, null=True, blank=True, unique=True)
+    external_id = models.CharField(_("external id"), max_length=100, null=True, blank=True)  # noqa: DJ001 — unique: NULL marks "none"
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from"
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from", db_index=False
     )
     is_active = models.BooleanField(default=True, help_text=_("False once merged into another customer"))
     version = models.PositiveIntegerField(default=1)
@@ -107,7 +108,22 @@ class Customer(models.Model):
             models.Index(fields=["-updated_at", "-id"], name="customer_updated_idx"),
             models.Index(fields=["name"], name="customer_name_idx"),
             models.Index(fields=["company_name"], name="customer_company_idx"),
+            # Blind indexes and external ids are only ever compared for equality: plain b-trees, declared
+            # here rather than with db_index/unique, which on PostgreSQL add a second `varchar_pattern_ops`
+            # index per column that no query uses and every insert pays for (docs/import-export.md).
+            models.Index(fields=["email_bidx"], name="customer_email_bidx_idx"),
+            models.Index(fields=["phone_bidx"], name="customer_phone_bidx_idx"),
+            # Most customers have no ID number / were never merged: index only the rows that do.
+            models.Index(
+                fields=["id_number_bidx"], condition=~Q(id_number_bidx=""), name="customer_id_number_bidx_idx"
+            ),
+            models.Index(
+                fields=["merged_into"], condition=Q(merged_into__isnull=False), name="customer_merged_into_idx"
+            ),
+            # Merged customers are few: a full score run leaves them out by this index, not a table scan.
+            models.Index(fields=["id"], condition=Q(is_active=False), name="customer_inactive_idx"),
         ]
+        constraints = [models.UniqueConstraint(fields=["external_id"], name="customer_external_id_uniq")]
 
     def __str__(self) -> str:
         return self.name
@@ -116,7 +132,7 @@ class Customer(models.Model):
 class CustomerSearchTerm(models.Model):
     """One distinct 2-character piece of a customer's name + company, keyed newest first (PostgreSQL search).
 
-    Written only by database triggers (migration 0005_ordered_search_terms), never by Django: every
+    Written only by database triggers (migration 0007_ordered_search_terms), never by Django: every
     write path — services, imports, merges, COPY — keeps it in sync. Unmanaged: SQLite has no such
     table (it searches with FTS5). Searches join it on (customer, updated_at) so the planner walks its
     primary key in the list's `-updated_at, -id` order and stops after one page.
@@ -144,8 +160,11 @@ class CustomerChannel(models.Model):
     kind = models.CharField(max_length=10, choices=ChannelKind.choices)
     label = models.CharField(_("label"), max_length=50, blank=True)
     value = EncryptedTextField(_("value"))
-    value_bidx = models.CharField(max_length=40, blank=True, default="", db_index=True)
+    value_bidx = models.CharField(max_length=40, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["value_bidx"], name="channel_value_bidx_idx")]
 
     def __str__(self) -> str:
         return f"{self.kind} of {self.customer_id}"
@@ -158,12 +177,12 @@ class Contact(models.Model):
     name = models.CharField(_("name"), max_length=200)
     title = models.CharField(_("job title"), max_length=100, blank=True)
     email = EncryptedTextField(_("e-mail"), blank=True, default="")
-    email_bidx = models.CharField(max_length=40, blank=True, default="", db_index=True)
+    email_bidx = models.CharField(max_length=40, blank=True, default="")
     phone = EncryptedTextField(_("phone"), blank=True, default="")
-    phone_bidx = models.CharField(max_length=40, blank=True, default="", db_index=True)
+    phone_bidx = models.CharField(max_length=40, blank=True, default="")
     is_primary = models.BooleanField(_("primary contact"), default=False)
     custom = models.JSONField(default=dict, blank=True)
-    external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    external_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 — unique: NULL marks "none"
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -171,6 +190,11 @@ class Contact(models.Model):
     class Meta:
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
+        indexes = [
+            models.Index(fields=["email_bidx"], name="contact_email_bidx_idx"),
+            models.Index(fields=["phone_bidx"], name="contact_phone_bidx_idx"),
+        ]
+        constraints = [models.UniqueConstraint(fields=["external_id"], name="contact_external_id_uniq")]
 
     def __str__(self) -> str:
         return self.name
@@ -255,8 +279,9 @@ class Product(models.Model):
 class Order(models.Model):
     """A transaction: what a customer bought, when, through which channel, for how much."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
-    number = models.CharField(_("order number"), max_length=64, unique=True)
+    # order_customer_time_idx starts with customer_id: a second index on it alone costs every insert.
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders", db_index=False)
+    number = models.CharField(_("order number"), max_length=64)
     ordered_at = models.DateTimeField(_("ordered at"))
     channel = models.CharField(_("channel"), max_length=10, choices=OrderChannel.choices, default=OrderChannel.ONLINE)
     status = models.CharField(_("status"), max_length=20, choices=OrderStatus.choices, default=OrderStatus.PAID)
@@ -266,7 +291,7 @@ class Order(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    external_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 — unique: NULL marks "none"
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -279,6 +304,9 @@ class Order(models.Model):
             models.Index(fields=["-ordered_at"], name="order_time_idx"),
         ]
         constraints = [
+            # Unique constraints rather than unique=True: no extra `varchar_pattern_ops` index on PostgreSQL.
+            models.UniqueConstraint(fields=["number"], name="order_number_uniq"),
+            models.UniqueConstraint(fields=["external_id"], name="order_external_id_uniq"),
             models.CheckConstraint(condition=Q(total_amount__gte=0), name="order_total_not_negative"),
             models.CheckConstraint(
                 condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=models.F("total_amount")),
@@ -338,20 +366,26 @@ class CustomerScore(models.Model):
     r_score = models.PositiveSmallIntegerField(null=True)
     f_score = models.PositiveSmallIntegerField(null=True)
     m_score = models.PositiveSmallIntegerField(null=True)
-    rfm_segment = models.CharField(max_length=24, choices=RfmSegment.choices, blank=True, db_index=True)
+    rfm_segment = models.CharField(max_length=24, choices=RfmSegment.choices, blank=True)
     p_alive = models.FloatField(null=True)
     expected_purchases_12m = models.FloatField(null=True)
     expected_value_12m = models.DecimalField(max_digits=14, decimal_places=2, null=True)
-    value_tier = models.CharField(max_length=1, choices=ValueTier.choices, blank=True, db_index=True)
+    value_tier = models.CharField(max_length=1, choices=ValueTier.choices, blank=True)
     open_needs = models.IntegerField(default=0)
     urgent_needs = models.IntegerField(default=0)
     open_tickets = models.IntegerField(default=0)
-    priority_score = models.FloatField(default=0, db_index=True)
+    priority_score = models.FloatField(default=0)
     priority_reasons = models.JSONField(default=list, blank=True)
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["-priority_score"], name="score_priority_idx")]
+        # Segment and tier are compared for equality only (no varchar_pattern_ops twins); the one
+        # priority index serves both directions. Every index is rebuilt by each full recomputation.
+        indexes = [
+            models.Index(fields=["-priority_score"], name="score_priority_idx"),
+            models.Index(fields=["rfm_segment"], name="score_segment_idx"),
+            models.Index(fields=["value_tier"], name="score_tier_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"score of {self.customer_id}"

@@ -7,9 +7,11 @@ fields a role may not read (access.field_policy).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from ninja import Schema
 from pydantic import ConfigDict
 
@@ -26,6 +28,19 @@ from crm.customers.models import (
     Product,
     Refund,
 )
+from crm.customers.selectors import (
+    CHANNEL_FIELDS,
+    CONTACT_FIELDS,
+    CUSTOMER_DETAIL_FIELDS,
+    CUSTOMER_LIST_FIELDS,
+    EVENT_FIELDS,
+    NEED_FIELDS,
+    ORDER_FIELDS,
+    ORDER_LINE_FIELDS,
+    OWNER_FIELDS,
+    SCORE_FIELDS,
+)
+from crm.identity.models import USER_LABEL_FIELDS, user_label
 
 Scalar = str | int | float | bool | None
 
@@ -182,6 +197,10 @@ class SavedViewIn(_In):
 
 
 # --- outputs (plain dicts: fast, and hidden fields are simply absent) ----------------------------
+#
+# Each serialiser works on a row: the `.values()` dict a selector returns (the list and the 360
+# read no model instances) or `model_row(obj, names)` of an instance (every other endpoint), so one
+# function decides each JSON shape whichever way the data was read.
 
 
 def _iso(value: Any) -> str | None:
@@ -193,96 +212,138 @@ def _money(value: Decimal | None) -> str | None:
 
 
 PERSONAL = ("email", "phone", "address", "id_number")
-
-
-def score_summary(score: CustomerScore | None) -> dict[str, Any] | None:
-    if score is None:
-        return None
-    return {
-        "rfm_segment": score.rfm_segment or None,
-        "value_tier": score.value_tier or None,
-        "priority_score": score.priority_score,
-        "priority_reasons": score.priority_reasons,
-        "recency_days": score.recency_days,
-        "frequency": score.frequency,
-        "monetary": _money(score.monetary),
-        "p_alive": score.p_alive,
-        "expected_value_12m": _money(score.expected_value_12m),
-        "computed_at": _iso(score.computed_at),
-    }
-
-
 LIST_OMITS = ("address", "id_number")
 
 
-def customer_out(
-    customer: Customer, policy: FieldPolicy, *, with_score: bool = True, in_list: bool = False
+def model_row(obj: Any, names: Iterable[str]) -> dict[str, Any]:
+    """`names` (`.values()` spelling, `owner__username`) read from an instance; a missing relation gives None."""
+    row: dict[str, Any] = {}
+    for name in names:
+        value = obj
+        for part in name.split("__"):
+            try:
+                value = getattr(value, part) if value is not None else None
+            except ObjectDoesNotExist:  # a reverse one-to-one without a row (no score yet)
+                value = None
+        row[name] = value
+    return row
+
+
+def _user(row: Mapping[str, Any], prefix: str) -> dict[str, Any] | None:
+    user_id = row.get(f"{prefix}_id")
+    if not user_id:
+        return None
+    return {"id": user_id, "name": _user_name(row, prefix)}
+
+
+def _user_name(row: Mapping[str, Any], prefix: str) -> str:
+    return user_label(*(row[f"{prefix}__{name}"] for name in USER_LABEL_FIELDS))
+
+
+def score_row_out(row: Mapping[str, Any], prefix: str = "score__") -> dict[str, Any] | None:
+    if row.get(f"{prefix}computed_at") is None:  # computed_at is never null: no score row
+        return None
+    return {
+        "rfm_segment": row[f"{prefix}rfm_segment"] or None,
+        "value_tier": row[f"{prefix}value_tier"] or None,
+        "priority_score": row[f"{prefix}priority_score"],
+        "priority_reasons": row[f"{prefix}priority_reasons"],
+        "recency_days": row[f"{prefix}recency_days"],
+        "frequency": row[f"{prefix}frequency"],
+        "monetary": _money(row[f"{prefix}monetary"]),
+        "p_alive": row[f"{prefix}p_alive"],
+        "expected_value_12m": _money(row[f"{prefix}expected_value_12m"]),
+        "computed_at": _iso(row[f"{prefix}computed_at"]),
+    }
+
+
+def score_summary(score: CustomerScore | None) -> dict[str, Any] | None:
+    return None if score is None else score_row_out(model_row(score, SCORE_FIELDS), prefix="")
+
+
+def customer_row_out(
+    row: Mapping[str, Any],
+    tags: list[str],
+    policy: FieldPolicy,
+    *,
+    with_score: bool = True,
+    in_list: bool = False,
 ) -> dict[str, Any]:
-    """One customer; `in_list` leaves out the address and ID number (deferred in lists, shown in detail)."""
+    """One customer from a row of `CUSTOMER_*_FIELDS` + `CUSTOMER_JOINED_FIELDS` (hidden columns may be absent).
+
+    `in_list` leaves out the address and ID number (not read in lists, shown in detail).
+    """
     data: dict[str, Any] = {
-        "id": customer.pk,
-        "kind": customer.kind,
-        "name": customer.name,
-        "gender": customer.gender,
-        "birth_date": _iso(customer.birth_date),
-        "company_name": customer.company_name,
-        "industry": customer.industry,
-        "source": customer.source,
-        "region": customer.region,
-        "city": customer.city,
-        "country": customer.country,
-        "lifecycle_stage": customer.lifecycle_stage,
-        "owner": {"id": customer.owner_id, "name": str(customer.owner)} if customer.owner_id else None,
-        "email": customer.email,
-        "phone": customer.phone,
-        "address": None if in_list else customer.address,
-        "id_number": None if in_list else customer.id_number,
-        "email_opt_in": customer.email_opt_in,
-        "sms_opt_in": customer.sms_opt_in,
-        "phone_opt_in": customer.phone_opt_in,
-        "custom": customer.custom,
-        "tags": [t.name for t in customer.tags.all()],
-        "external_id": customer.external_id,
-        "version": customer.version,
-        "created_at": _iso(customer.created_at),
-        "updated_at": _iso(customer.updated_at),
+        "id": row["id"],
+        "kind": row.get("kind"),
+        "name": row.get("name"),
+        "gender": row.get("gender"),
+        "birth_date": _iso(row.get("birth_date")),
+        "company_name": row.get("company_name"),
+        "industry": row.get("industry"),
+        "source": row.get("source"),
+        "region": row.get("region"),
+        "city": row.get("city"),
+        "country": row.get("country"),
+        "lifecycle_stage": row.get("lifecycle_stage"),
+        "owner": _user(row, "owner"),
+        "email": row.get("email"),
+        "phone": row.get("phone"),
+        "address": None if in_list else row.get("address"),
+        "id_number": None if in_list else row.get("id_number"),
+        "email_opt_in": row.get("email_opt_in"),
+        "sms_opt_in": row.get("sms_opt_in"),
+        "phone_opt_in": row.get("phone_opt_in"),
+        "custom": row.get("custom"),
+        "tags": tags,
+        "external_id": row.get("external_id"),
+        "version": row.get("version"),
+        "created_at": _iso(row.get("created_at")),
+        "updated_at": _iso(row.get("updated_at")),
     }
     if with_score:
-        try:
-            data["score"] = score_summary(customer.score)
-        except CustomerScore.DoesNotExist:
-            data["score"] = None
+        data["score"] = score_row_out(row)
     for name in (*policy.hidden, *(LIST_OMITS if in_list else ())):
         data.pop(name, None)
     return data
 
 
-def contact_out(contact: Contact, policy: FieldPolicy) -> dict[str, Any]:
-    data = {
-        "id": contact.pk,
-        "customer_id": contact.customer_id,
-        "name": contact.name,
-        "title": contact.title,
-        "email": contact.email,
-        "phone": contact.phone,
-        "is_primary": contact.is_primary,
-        "custom": contact.custom,
-        "external_id": contact.external_id,
-        "version": contact.version,
-        "created_at": _iso(contact.created_at),
-        "updated_at": _iso(contact.updated_at),
-    }
+def customer_out(
+    customer: Customer, policy: FieldPolicy, *, with_score: bool = True, in_list: bool = False
+) -> dict[str, Any]:
+    """One customer instance (writes answer with it); same shape as `customer_row_out`."""
+    names = [
+        *(CUSTOMER_LIST_FIELDS if in_list else CUSTOMER_DETAIL_FIELDS),
+        *OWNER_FIELDS,
+        *((f"score__{name}" for name in SCORE_FIELDS) if with_score else ()),
+    ]
+    tags = [t.name for t in customer.tags.all()]
+    return customer_row_out(model_row(customer, names), tags, policy, with_score=with_score, in_list=in_list)
+
+
+def contact_row_out(row: Mapping[str, Any], policy: FieldPolicy) -> dict[str, Any]:
+    data = {name: row.get(name) for name in CONTACT_FIELDS}
+    data["created_at"] = _iso(data["created_at"])
+    data["updated_at"] = _iso(data["updated_at"])
     for name in policy.hidden:
         data.pop(name, None)
     return data
 
 
-def channel_out(channel: CustomerChannel, policy: FieldPolicy) -> dict[str, Any]:
-    hidden = not policy.can_read({"email": "email", "phone": "phone"}.get(channel.kind, "address"))
-    data = {"id": channel.pk, "kind": channel.kind, "label": channel.label, "value": channel.value}
+def contact_out(contact: Contact, policy: FieldPolicy) -> dict[str, Any]:
+    return contact_row_out(model_row(contact, CONTACT_FIELDS), policy)
+
+
+def channel_row_out(row: Mapping[str, Any], policy: FieldPolicy) -> dict[str, Any]:
+    hidden = not policy.can_read({"email": "email", "phone": "phone"}.get(row["kind"], "address"))
+    data = {"id": row["id"], "kind": row["kind"], "label": row["label"], "value": row["value"]}
     if hidden:
         data.pop("value")
     return data
+
+
+def channel_out(channel: CustomerChannel, policy: FieldPolicy) -> dict[str, Any]:
+    return channel_row_out(model_row(channel, CHANNEL_FIELDS), policy)
 
 
 def need_type_out(need_type: NeedType) -> dict[str, Any]:
@@ -295,28 +356,32 @@ def need_type_out(need_type: NeedType) -> dict[str, Any]:
     }
 
 
-def need_out(need: Need) -> dict[str, Any]:
+def need_row_out(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "id": need.pk,
-        "customer_id": need.customer_id,
-        "need_type": {"id": need.need_type_id, "code": need.need_type.code, "name": need.need_type.name},
-        "level": need.level,
-        "status": need.status,
-        "title": need.title,
-        "description": need.description,
-        "raised_at": _iso(need.raised_at),
-        "needed_by": _iso(need.needed_by),
-        "owner": {"id": need.owner_id, "name": str(need.owner)} if need.owner_id else None,
+        "id": row["id"],
+        "customer_id": row["customer_id"],
+        "need_type": {"id": row["need_type_id"], "code": row["need_type__code"], "name": row["need_type__name"]},
+        "level": row["level"],
+        "status": row["status"],
+        "title": row["title"],
+        "description": row["description"],
+        "raised_at": _iso(row["raised_at"]),
+        "needed_by": _iso(row["needed_by"]),
+        "owner": _user(row, "owner"),
         "converted_to": (
-            {"object_type": need.converted_object_type, "object_id": need.converted_object_id}
-            if need.converted_object_type
+            {"object_type": row["converted_object_type"], "object_id": row["converted_object_id"]}
+            if row["converted_object_type"]
             else None
         ),
-        "custom": need.custom,
-        "version": need.version,
-        "created_at": _iso(need.created_at),
-        "updated_at": _iso(need.updated_at),
+        "custom": row["custom"],
+        "version": row["version"],
+        "created_at": _iso(row["created_at"]),
+        "updated_at": _iso(row["updated_at"]),
     }
+
+
+def need_out(need: Need) -> dict[str, Any]:
+    return need_row_out(model_row(need, NEED_FIELDS))
 
 
 def product_out(product: Product) -> dict[str, Any]:
@@ -341,48 +406,59 @@ def refund_out(refund: Refund) -> dict[str, Any]:
     }
 
 
-def order_out(order: Order, *, with_refunds: bool = False) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": order.pk,
-        "customer_id": order.customer_id,
-        "number": order.number,
-        "ordered_at": _iso(order.ordered_at),
-        "channel": order.channel,
-        "status": order.status,
-        "currency": order.currency,
-        "total_amount": _money(order.total_amount),
-        "refunded_amount": _money(order.refunded_amount),
-        "external_id": order.external_id,
-        "version": order.version,
-        "lines": [
-            {
-                "id": line.pk,
-                "sku": line.sku,
-                "name": line.name,
-                "category": line.category,
-                "quantity": str(line.quantity.normalize()) if line.quantity is not None else None,
-                "unit_price": _money(line.unit_price),
-                "amount": _money(line.amount),
-            }
-            for line in order.lines.all()
-        ],
+def order_line_row_out(row: Mapping[str, Any]) -> dict[str, Any]:
+    quantity = row["quantity"]
+    return {
+        "id": row["id"],
+        "sku": row["sku"],
+        "name": row["name"],
+        "category": row["category"],
+        "quantity": str(quantity.normalize()) if quantity is not None else None,
+        "unit_price": _money(row["unit_price"]),
+        "amount": _money(row["amount"]),
     }
+
+
+def order_row_out(row: Mapping[str, Any], lines: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "customer_id": row["customer_id"],
+        "number": row["number"],
+        "ordered_at": _iso(row["ordered_at"]),
+        "channel": row["channel"],
+        "status": row["status"],
+        "currency": row["currency"],
+        "total_amount": _money(row["total_amount"]),
+        "refunded_amount": _money(row["refunded_amount"]),
+        "external_id": row["external_id"],
+        "version": row["version"],
+        "lines": [order_line_row_out(line) for line in lines],
+    }
+
+
+def order_out(order: Order, *, with_refunds: bool = False) -> dict[str, Any]:
+    lines = (model_row(line, ORDER_LINE_FIELDS) for line in order.lines.all())
+    data = order_row_out(model_row(order, ORDER_FIELDS), lines)
     if with_refunds:
         data["refunds"] = [refund_out(r) for r in order.refunds.all()]
     return data
 
 
-def event_out(event: TimelineEvent) -> dict[str, Any]:
+def event_row_out(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "id": event.pk,
-        "kind": event.kind,
-        "occurred_at": _iso(event.occurred_at),
-        "actor": str(event.actor) if event.actor_id else None,
-        "subject": event.subject,
-        "payload": event.payload,
-        "object_type": event.object_type,
-        "object_id": event.object_id,
+        "id": row["id"],
+        "kind": row["kind"],
+        "occurred_at": _iso(row["occurred_at"]),
+        "actor": _user_name(row, "actor") if row["actor_id"] else None,
+        "subject": row["subject"],
+        "payload": row["payload"],
+        "object_type": row["object_type"],
+        "object_id": row["object_id"],
     }
+
+
+def event_out(event: TimelineEvent) -> dict[str, Any]:
+    return event_row_out(model_row(event, EVENT_FIELDS))
 
 
 def custom_field_out(definition: CustomFieldDefinition) -> dict[str, Any]:

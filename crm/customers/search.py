@@ -1,6 +1,6 @@
 """One-box customer search: any substring of name or company (Chinese 1–2 characters included), exact e-mail/phone.
 
-PostgreSQL: the table `customers_customersearchterm` (migration 0005) holds every distinct lower-cased
+PostgreSQL: the table `customers_customersearchterm` (migration 0007) holds every distinct lower-cased
 2-character piece of a customer's name + company with the customer's `updated_at`, keyed
 (piece, updated_at, customer_id). A search joins it on (customer, updated_at) for one piece of the
 query, so the planner walks that key newest first — the list's own `-updated_at, -id` order — and
@@ -29,6 +29,7 @@ from django.db.models.functions import Lower
 from crm.core.access import visible_to
 from crm.core.crypto import blind_index
 from crm.customers.models import Customer
+from crm.identity.models import USER_LABEL_FIELDS
 
 MAX_TERMS = 5
 # Pieces whose counts are compared to pick the one a search walks (a long term has many).
@@ -44,7 +45,7 @@ _TERM_TABLE = '"customers_customersearchterm"'
 # What a result shows (search page, typeahead, search API): the rest, personal fields above all, is
 # not read — decrypting e-mail, phone, address and ID number of each row cost more than the search.
 RESULT_FIELDS = ("name", "company_name", "city", "lifecycle_stage", "kind", "updated_at", "owner")
-RESULT_OWNER_FIELDS = ("owner__username", "owner__display_name", "owner__first_name", "owner__last_name")
+RESULT_OWNER_FIELDS = tuple(f"owner__{name}" for name in USER_LABEL_FIELDS)
 # Annotation on a search over the term table: the customer's updated_at, read from the walked term row.
 SEARCH_UPDATED_AT = "search_updated_at"
 

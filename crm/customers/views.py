@@ -443,7 +443,7 @@ def contact_create(request: HttpRequest, customer_id: int) -> HttpResponse:
         values: dict[str, Any] = {}
         errors: dict[str, str] = {}
         if request.method == "POST":
-            data = _form_data(request.POST, ("name", "title", "email", "phone"), booleans=("is_primary",))
+            data = _form_data(request.POST, CONTACT_FORM_FIELDS, booleans=("is_primary",))
             try:
                 services.create_contact(customer, actor=request.user, data=data)
                 messages.success(request, _("Contact added."))
@@ -463,6 +463,66 @@ def contact_create(request: HttpRequest, customer_id: int) -> HttpResponse:
         )
 
     return _guard(page)
+
+
+CONTACT_FORM_FIELDS = ("name", "title", "email", "phone")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
+    def page() -> HttpResponse:
+        contact = selectors.get_contact_for(request.user, contact_id, verb="change")
+        values: dict[str, Any] = {
+            "name": contact.name,
+            "title": contact.title,
+            "email": contact.email,
+            "phone": contact.phone,
+            "is_primary": contact.is_primary,
+            "version": contact.version,
+            "custom": contact.custom,
+        }
+        errors: dict[str, str] = {}
+        if request.method == "POST":
+            data = _form_data(request.POST, CONTACT_FORM_FIELDS, booleans=("is_primary",))
+            version = request.POST.get("version", "")
+            try:
+                services.update_contact(
+                    contact, actor=request.user, data=data, expected_version=int(version) if version.isdigit() else None
+                )
+                messages.success(request, _("Contact saved."))
+                return redirect("customers:detail", customer_id=contact.customer_id)
+            except DomainError as exc:
+                values = {**request.POST.dict(), "custom": data.get("custom", {})}
+                errors = _flat_errors(exc) or {"form": str(exc.detail)}
+        return render(
+            request,
+            "customers/contact_form.html",
+            {
+                "customer": contact.customer,
+                "contact": contact,
+                "values": values,
+                "errors": errors,
+                "custom_fields": _custom_fields("customers.contact"),
+                "can_delete": has_verb(request.user, "delete", Contact),
+            },
+            status=422 if errors else 200,
+        )
+
+    return _guard(page)
+
+
+@login_required
+@require_POST
+def contact_delete(request: HttpRequest, contact_id: int) -> HttpResponse:
+    def act() -> HttpResponse:
+        contact = selectors.get_contact_for(request.user, contact_id, verb="delete")
+        customer_id = contact.customer_id
+        services.delete_contact(contact, actor=request.user)
+        messages.success(request, _("Contact removed."))
+        return redirect("customers:detail", customer_id=customer_id)
+
+    return _guard(act)
 
 
 NEED_FORM_FIELDS = ("need_type", "level", "status", "title", "description", "needed_by", "owner")

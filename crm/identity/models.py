@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -103,6 +104,15 @@ def token_allows(scopes: list[str] | None, object_type: str, verb: str) -> bool:
     return any(entry in wanted for entry in scopes)
 
 
+# The columns `str(user)` is made of, for reads that fetch them with `.values()` (`user_label`).
+USER_LABEL_FIELDS = ("display_name", "first_name", "last_name", "username")
+
+
+def user_label(display_name: str, first_name: str, last_name: str, username: str) -> str:
+    """How a user is named on screen: display name, else full name, else username (`str(user)`)."""
+    return display_name or f"{first_name} {last_name}".strip() or username
+
+
 class User(AbstractUser):
     display_name = models.CharField(_("display name"), max_length=150, blank=True)
     department = models.ForeignKey(
@@ -138,7 +148,7 @@ class User(AbstractUser):
         swappable = "AUTH_USER_MODEL"
 
     def __str__(self) -> str:
-        return self.display_name or self.get_full_name() or self.username
+        return user_label(self.display_name, self.first_name, self.last_name, self.username)
 
     @property
     def is_administrator(self) -> bool:
@@ -176,16 +186,33 @@ class User(AbstractUser):
             return Scope.ALL
         if self.role_id is None:
             return None
-        cache = self.__dict__.setdefault("_scope_cache", {})
-        key = (object_type, verb)
-        if key not in cache:
-            row = (
-                RolePermission.objects.filter(role_id=self.role_id, object_type=object_type, verb=verb)
-                .values_list("scope", flat=True)
-                .first()
-            )
-            cache[key] = Scope(row) if row is not None else None
-        return cache[key]
+        return self._role_grants(self.role_id).get((object_type, verb))
+
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        # A refreshed user reads its role's grants and field rules afresh too.
+        self.__dict__.pop("_grants_cache", None)
+        self.__dict__.pop("_field_rules_cache", None)
+        super().refresh_from_db(*args, **kwargs)
+
+    def _role_grants(self, role_id: int) -> dict[tuple[str, str], Scope]:
+        """Every (object_type, verb) → scope of the role, read once per user object.
+
+        One request touches several object types (the customer 360 reads customers, contacts,
+        channels, needs and orders); one query for the role beats one per type. The user object
+        lives for one request (or one job), so a changed role applies from the next request on.
+        """
+        cached = self.__dict__.get("_grants_cache")
+        if cached is not None and cached[0] == role_id:
+            grants: dict[tuple[str, str], Scope] = cached[1]
+        else:
+            grants = {
+                (object_type, verb): Scope(scope)
+                for object_type, verb, scope in RolePermission.objects.filter(role_id=role_id).values_list(
+                    "object_type", "verb", "scope"
+                )
+            }
+            self.__dict__["_grants_cache"] = (role_id, grants)
+        return grants
 
     def shared_record_ids(self, object_type: str, verb: str) -> models.QuerySet[RecordShare, int] | None:
         """Ids of `object_type` records shared with this user's team or department for `verb`.
@@ -206,15 +233,22 @@ class User(AbstractUser):
 
     def field_rules(self, object_type: str) -> tuple[set[str], set[str]]:
         """(hidden, read-only) field names for `object_type` under this user's role."""
-        hidden: set[str] = set()
-        read_only: set[str] = set()
         if self.role_id is None or self.is_superuser:
-            return hidden, read_only
-        for field, mode in RoleFieldRule.objects.filter(role_id=self.role_id, object_type=object_type).values_list(
-            "field", "mode"
-        ):
-            (hidden if mode == RoleFieldRule.HIDDEN else read_only).add(field)
-        return hidden, read_only
+            return set(), set()
+        cached = self.__dict__.get("_field_rules_cache")
+        if cached is not None and cached[0] == self.role_id:
+            rules: dict[str, tuple[set[str], set[str]]] = cached[1]
+        else:
+            # All the role's rules in one query, kept for this user object (like _role_grants).
+            rules = {}
+            for rule_type, field, mode in RoleFieldRule.objects.filter(role_id=self.role_id).values_list(
+                "object_type", "field", "mode"
+            ):
+                hidden, read_only = rules.setdefault(rule_type, (set(), set()))
+                (hidden if mode == RoleFieldRule.HIDDEN else read_only).add(field)
+            self.__dict__["_field_rules_cache"] = (self.role_id, rules)
+        hidden, read_only = rules.get(object_type, (set(), set()))
+        return set(hidden), set(read_only)
 
 
 class RoleFieldRule(models.Model):

@@ -122,6 +122,7 @@ def test_shared_record_reaches_the_team_it_is_shared_with(org: Org) -> None:
     assert visible_names(actor, "change") == {"c-own"}
     # and its contacts follow the customer
     RolePermission.objects.create(role=actor.role, object_type="customers.contact", verb="view", scope=Scope.OWN)
+    actor.refresh_from_db()  # the role's grants are read once per user object (per request)
     Contact.objects.create(customer=shared, name="contact of shared")
     assert list(access.visible_to(actor, "view", Contact).values_list("name", flat=True)) == ["contact of shared"]
 

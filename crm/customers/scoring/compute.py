@@ -1,29 +1,35 @@
-# SQL here is built only from model table names and enum constants; values go as parameters.
+# SQL here is built only from model table names, catalog names and enum constants; values go as parameters.
 # ruff: noqa: S608
-"""The recomputation pipeline: SQL aggregates → vectorised scoring → one bulk upsert.
+"""The recomputation pipeline: SQL aggregates → vectorised scoring → one bulk write.
 
-Full run: aggregate every customer's paid orders (net of refunds) in one GROUP BY into a temp
-table, compute quintile cut points there with NTILE, fit BG/NBD and Gamma-Gamma on (a sample
-of) the aggregates, derive tiers and priorities with numpy, and merge all rows into
-`CustomerScore` through a staging table (COPY on PostgreSQL, executemany on SQLite).
+Full run: aggregate every customer's paid orders (net of refunds) in one parallel GROUP BY, read
+back as five arrays, compute quintile cut points (NTILE semantics), fit BG/NBD and Gamma-Gamma on
+(a sample of) the aggregates, derive tiers and priorities with numpy, and replace the contents of
+`CustomerScore`. On PostgreSQL a big run builds a complete new table beside the live one (binary
+COPY, then indexes) and swaps it in at the end, so readers keep the old rows until the commit and
+wait only for the swap itself.
 Incremental run: the same for a list of customers, scored against the latest run's stored
-cut points and parameters, so it costs little and agrees with a full run on the same state.
+cut points and parameters and upserted, so it costs little and agrees with a full run on the same state.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
+from django.db.utils import IntegrityError
 from django.utils import timezone
 from numpy.typing import NDArray
+from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 from crm.customers.choices import NeedLevel, NeedStatus, OrderStatus
 from crm.customers.models import Customer, CustomerScore, Need, Order
@@ -46,14 +52,20 @@ TIER_B_SHARE = 0.30
 COUNTED_STATUSES = (OrderStatus.PAID.value, OrderStatus.PARTIALLY_REFUNDED.value)
 OPEN_NEED_STATUSES = (NeedStatus.OPEN.value, NeedStatus.IN_PROGRESS.value)
 ID_CHUNK = 5000
+# Rows scored and encoded per step of a full run: PostgreSQL parses one chunk while numpy scores the next.
+SCORE_CHUNK = 100_000
+# Full runs with at least this many rows (PostgreSQL) build a new table and swap it in.
+SWAP_ROWS = 100_000
+# Waiting for a table lock: give up after LOCK_TIMEOUT_MS (so queued readers are not held up behind
+# us), back off and retry; after LOCK_ATTEMPTS wait as long as it takes.
+LOCK_TIMEOUT_MS = 250
+LOCK_ATTEMPTS = 40
+# Shared by incremental runs, exclusive for a full run: an incremental update never writes into a
+# table that a running full run is about to replace (its rows would be lost with the old table).
+ADVISORY_LOCK = 0x5C0E5
 
 SEGMENT_CATEGORIES = ("", *rfm.SEGMENT_CODES)
 TIER_CATEGORIES = ("", "A", "B", "C")
-# SQL type of each score column, for the binary bulk path (see rows.binary_plan).
-SCORE_TARGETS = (
-    "int", "timestamp", "timestamp", "int", "int", "numeric", "numeric", "int", "int", "int", "text",
-    "float", "float", "numeric", "text", "int", "int", "int", "float", "jsonb", "timestamp",
-)  # fmt: skip
 SCORE_COLUMNS = (
     "customer_id",
     "first_order_at",
@@ -81,7 +93,7 @@ SCORE_COLUMNS = (
 
 @dataclass
 class Aggregates:
-    """Per-customer order aggregates, aligned arrays."""
+    """Per-customer order aggregates, aligned arrays sorted by customer id."""
 
     customer_id: Ints
     orders: Floats
@@ -92,6 +104,15 @@ class Aggregates:
     @classmethod
     def empty(cls) -> Aggregates:
         return cls(*(np.zeros(0, dtype=np.int64 if i == 0 else np.float64) for i in range(5)))  # type: ignore[arg-type]
+
+    def take(self, part: slice | Ints) -> Aggregates:
+        return Aggregates(
+            self.customer_id[part],
+            self.orders[part],
+            self.first_epoch[part],
+            self.last_epoch[part],
+            self.monetary[part],
+        )
 
 
 @dataclass
@@ -136,24 +157,32 @@ def _epoch(expr: str) -> str:
     return f"((julianday({expr}) - 2440587.5) * 86400.0)"
 
 
-def _net_amount() -> str:
-    # float8 keeps the hash aggregate's state small (a numeric SUM state is ~3x larger and slower);
-    # sums of two-decimal amounts stay exact to the cent far beyond any real customer's spend.
+def _net_spend() -> str:
+    # Summed in cents as float8: exact (integers below 2^53), and the hash aggregate's by-value
+    # float8 state is far smaller and faster than numeric's; numeric→int8 avoids numeric→float8,
+    # which goes through text.
     if _is_postgres():
-        return "(o.total_amount - o.refunded_amount)::float8"
-    return "CAST(o.total_amount - o.refunded_amount AS REAL)"
+        return "SUM(((o.total_amount - o.refunded_amount) * 100)::int8::float8) / 100"
+    return "SUM(CAST(ROUND((o.total_amount - o.refunded_amount) * 100) AS INTEGER)) / 100.0"
 
 
-def _aggregate_select(where_ids: str) -> str:
+def _aggregate_select(where_ids: str, *, epochs: bool = True) -> str:
+    """Per customer: orders, first and last order time (epoch seconds, or raw timestamps), net spend."""
     order = Order._meta.db_table
     statuses = ", ".join(f"'{s}'" for s in COUNTED_STATUSES)
+    first, last = "MIN(o.ordered_at)", "MAX(o.ordered_at)"
+    if epochs:
+        first, last = _epoch(first), _epoch(last)
     return (
-        f"SELECT o.customer_id, COUNT(*) AS orders, {_epoch('MIN(o.ordered_at)')} AS first_epoch, "
-        f"{_epoch('MAX(o.ordered_at)')} AS last_epoch, "
-        f"SUM({_net_amount()}) AS monetary "
+        f"SELECT o.customer_id, COUNT(*) AS orders, {first} AS first_epoch, {last} AS last_epoch, "
+        f"{_net_spend()} AS monetary "
         f"FROM {order} o WHERE o.status IN ({statuses}) AND o.ordered_at <= %s {where_ids} "
         f"GROUP BY o.customer_id"
     )
+
+
+def _inactive_customers() -> str:
+    return f"SELECT id FROM {Customer._meta.db_table} WHERE NOT is_active"
 
 
 def _ids_clause(ids: Sequence[int]) -> tuple[str, list[Any]]:
@@ -194,35 +223,88 @@ def aggregate_customers(customer_ids: Sequence[int], as_of: datetime) -> Aggrega
     return _to_arrays(rows)
 
 
+def _raise_work_mem(cursor: Any) -> None:
+    # Hash aggregation over the whole table; an index walk with the stock work_mem is ~4x slower.
+    cursor.execute("SET LOCAL work_mem = '256MB'")
+
+
+def aggregate_all(as_of: datetime) -> Aggregates:
+    """Every active customer's order aggregates (merged customers left out), sorted by customer id.
+
+    PostgreSQL: one parallel GROUP BY whose result comes back as five arrays in a single binary
+    COPY row (`array_agg`), parsed with numpy — not a message and a Python tuple per customer.
+    """
+    inactive = _inactive_customers()
+    with connection.cursor() as cursor:
+        if not _is_postgres():
+            cursor.execute(
+                f"SELECT * FROM ({_aggregate_select('')}) a WHERE a.customer_id NOT IN ({inactive}) "
+                f"ORDER BY a.customer_id",
+                [as_of],
+            )
+            return _to_arrays(cursor.fetchall())
+        _raise_work_mem(cursor)
+        select = _aggregate_select("", epochs=False).replace("%s", "{as_of}")
+        query = sql.SQL(
+            "COPY (SELECT array_agg(customer_id), array_agg(orders), array_agg(first_epoch), "
+            "array_agg(last_epoch), array_agg(monetary) "
+            f"FROM ({select}) a WHERE a.customer_id NOT IN ({inactive})) TO STDOUT WITH (FORMAT binary)"
+        ).format(as_of=sql.Literal(as_of))
+        with cursor.cursor.copy(query) as copy:
+            payload = b"".join(bytes(block) for block in copy)
+    ids, orders, first, last, money = _binary_arrays(payload, (">i8", ">i8", ">i8", ">i8", ">f8"))
+    if ids is None or orders is None or first is None or last is None or money is None:
+        return Aggregates.empty()
+    order = np.argsort(ids, kind="stable")
+    return Aggregates(
+        customer_id=ids[order].astype(np.int64),
+        orders=orders[order].astype(np.float64),
+        first_epoch=_pg_micros_to_epoch(first[order]),
+        last_epoch=_pg_micros_to_epoch(last[order]),
+        monetary=money[order].astype(np.float64),
+    )
+
+
+def _pg_micros_to_epoch(micros: NDArray[Any]) -> Floats:
+    # Exact integer microseconds / 1e6, correctly rounded: the same float as EXTRACT(EPOCH …)::float8.
+    result: Floats = (micros.astype(np.int64) + rows.PG_EPOCH_MICROS) / 1e6
+    return result
+
+
+def _binary_arrays(payload: bytes, element_types: Sequence[str]) -> list[NDArray[Any] | None]:
+    """The one-dimensional arrays of fixed-width elements in a one-row binary COPY (None for NULL)."""
+    if len(payload) <= len(rows.BINARY_HEADER) + 2:
+        return [None] * len(element_types)
+    offset = len(rows.BINARY_HEADER)
+    fields = int.from_bytes(payload[offset : offset + 2], "big", signed=True)
+    if fields != len(element_types):
+        raise ValueError(f"expected {len(element_types)} columns, got {fields}")
+    offset += 2
+    result: list[NDArray[Any] | None] = []
+    for element_type in element_types:
+        length = int.from_bytes(payload[offset : offset + 4], "big", signed=True)
+        offset += 4
+        if length < 0:
+            result.append(None)
+            continue
+        ndim, has_nulls = (int.from_bytes(payload[offset + k : offset + k + 4], "big") for k in (0, 4))
+        if ndim != 1 or has_nulls:
+            raise ValueError("expected a one-dimensional array without NULLs")
+        size = int.from_bytes(payload[offset + 12 : offset + 16], "big")
+        layout = np.dtype([("length", ">i4"), ("value", element_type)])
+        elements = np.frombuffer(payload, dtype=layout, count=size, offset=offset + 20)
+        result.append(elements["value"])
+        offset += length
+    return result
+
+
 def aggregate_all_into_temp(as_of: datetime) -> None:
-    """Aggregate every customer's orders into the temp table `scoring_agg` (one parallel GROUP BY)."""
+    """The aggregate into the temp table `scoring_agg` (the plain-SQL form, for `quintile_cuts`)."""
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS scoring_agg")
         if _is_postgres():
-            # Hash aggregation over the whole table; an index walk with the stock work_mem is ~4x slower.
-            cursor.execute("SET LOCAL work_mem = '256MB'")
+            _raise_work_mem(cursor)
         cursor.execute(f"CREATE TEMP TABLE scoring_agg AS {_aggregate_select('')}", [as_of])
-
-
-def fetch_temp_aggregates() -> Aggregates:
-    select = "SELECT customer_id, orders, first_epoch, last_epoch, monetary FROM scoring_agg ORDER BY customer_id"
-    with connection.cursor() as cursor:
-        if not _is_postgres():
-            cursor.execute(select)
-            return _to_arrays(cursor.fetchall())
-        # One COPY and one C-level parse instead of a Python tuple per customer.
-        with cursor.cursor.copy(f"COPY ({select}) TO STDOUT") as copy:
-            payload = b"".join(bytes(block) for block in copy)
-    if not payload:
-        return Aggregates.empty()
-    values = np.fromstring(payload.replace(b"\t", b",").replace(b"\n", b","), sep=",").reshape(-1, 5)
-    return Aggregates(
-        customer_id=values[:, 0].astype(np.int64),
-        orders=values[:, 1].copy(),
-        first_epoch=values[:, 2].copy(),
-        last_epoch=values[:, 3].copy(),
-        monetary=values[:, 4].copy(),
-    )
 
 
 def ntile_cuts(values: Floats) -> list[float]:
@@ -285,6 +367,50 @@ def need_counts(customer_ids: Sequence[int] | None) -> dict[int, tuple[int, int,
 
 
 # --- scoring ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Counts:
+    """Per-customer counts as arrays: sorted customer ids and an (n, width) matrix."""
+
+    customer_id: Ints
+    values: Floats
+
+    @classmethod
+    def from_dict(cls, counts: Mapping[int, tuple[int, ...]] | Mapping[int, int], width: int) -> Counts:
+        keys = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        values = np.asarray(list(counts.values()), dtype=np.float64).reshape(len(counts), width)
+        order = np.argsort(keys, kind="stable")
+        return cls(keys[order], values[order])
+
+    def spread(self, customer_ids: Ints) -> Floats:
+        """The counts aligned with `customer_ids` (zeros for customers without any)."""
+        out = np.zeros((customer_ids.size, self.values.shape[1]))
+        if self.customer_id.size == 0 or customer_ids.size == 0:
+            return out
+        where = np.minimum(np.searchsorted(self.customer_id, customer_ids), self.customer_id.size - 1)
+        found = self.customer_id[where] == customer_ids
+        out[found] = self.values[where[found]]
+        return out
+
+    def nonzero_ids(self) -> Ints:
+        return self.customer_id[self.values[:, 0] > 0]
+
+
+def _union(a: Ints, b: Ints) -> Ints:
+    """Sorted distinct ids of both (np.union1d's hashing np.unique is ~10x slower on a million ids)."""
+    merged = np.sort(np.concatenate([a, b]))
+    result: Ints = merged[np.r_[True, merged[1:] != merged[:-1]]] if merged.size else merged
+    return result
+
+
+def _without(a: Ints, sorted_b: Ints) -> Ints:
+    """The ids of `a` that are not in the sorted array `sorted_b`."""
+    if sorted_b.size == 0:
+        return a
+    where = np.minimum(np.searchsorted(sorted_b, a), sorted_b.size - 1)
+    result: Ints = a[sorted_b[where] != a]
+    return result
 
 
 @dataclass
@@ -372,8 +498,8 @@ def score(
     customer_ids: Ints,
     agg: Aggregates,
     state: State,
-    needs: dict[int, tuple[int, int, int]],
-    tickets: dict[int, int],
+    needs: Counts,
+    tickets: Counts,
     computed_at: datetime,
     basis: Basis | None = None,
 ) -> Scored:
@@ -397,20 +523,20 @@ def score(
     segment_index = rfm.segment_indexes(r_scores, f_scores) + 1  # 0 stands for "" (no orders)
     p_alive, purchases, value = basis if basis is not None else _value_basis(agg, state)
     tier_codes = np.where(value >= state.tier_a_min, 1, np.where(value >= state.tier_b_min, 2, 3))
-    tiers = np.asarray(TIER_CATEGORIES, dtype=object)[tier_codes]
     x = agg.orders - 1
     with np.errstate(divide="ignore", invalid="ignore"):
         usual_gap = np.where(x > 0, (agg.last_epoch - agg.first_epoch) / DAY / np.maximum(x, 1), np.nan)
 
-    need_arr = _spread_counts(customer_ids, dict(needs), 3)
-    ticket_arr = _spread_counts(customer_ids, {k: (v,) for k, v in tickets.items()}, 1)[:, 0]
-    tier_full = spread(tiers, "", object)
+    need_arr = needs.spread(customer_ids)
+    ticket_arr = tickets.spread(customer_ids)[:, 0]
+    tier_full = spread(tier_codes, 0, np.int64)
     scores, reasons = priority.compute_priority(
         priority.PriorityInput(
             has_orders=has_orders,
             expected_value=spread(value, 0.0),
             value_scale=state.value_scale,
-            value_tier=list(tier_full),
+            value_tier=tier_full,
+            tier_labels=TIER_CATEGORIES,
             p_alive=spread(p_alive),
             recency_days=spread(recency_days),
             usual_gap_days=spread(usual_gap),
@@ -442,131 +568,273 @@ def score(
         rows.Column("fixed", p_alive_full, null=np.isnan(p_alive_full), decimals=6),
         rows.Column("fixed", purchases_full, null=np.isnan(purchases_full), decimals=4),
         rows.Column("fixed", value_full, null=no_orders | no_model | np.isnan(value_full), decimals=2),
-        rows.Column("text", spread(tier_codes, 0, np.int64), categories=TIER_CATEGORIES),
+        rows.Column("text", tier_full, categories=TIER_CATEGORIES),
         rows.Column("int", need_arr[:, 0]),
         rows.Column("int", need_arr[:, 1]),
         rows.Column("int", ticket_arr),
         rows.Column("fixed", scores, decimals=2),
-        rows.Column("text", reasons),
-        rows.Column("text", np.full(n, computed_at.isoformat(), dtype=object)),
+        rows.Column("json", reasons.matrix, lengths=reasons.lengths),
+        rows.Column("timestamp", np.full(n, computed_at.timestamp())),
     ]
     return Scored(customer_ids=customer_ids, columns=columns)
 
 
-def _spread_counts(customer_ids: Ints, counts: dict[int, tuple[int, ...]], width: int) -> Floats:
-    """{customer_id: (counts…)} → an (n, width) array aligned with `customer_ids` (zeros elsewhere)."""
-    out = np.zeros((customer_ids.size, width))
-    if not counts:
-        return out
-    keys = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-    values = np.asarray(list(counts.values()), dtype=np.float64).reshape(len(counts), width)
-    where = np.searchsorted(customer_ids, keys)
-    inside = (where < customer_ids.size) & (customer_ids[np.minimum(where, customer_ids.size - 1)] == keys)
-    out[where[inside]] = values[inside]
-    return out
+def score_in_chunks(
+    customer_ids: Ints,
+    agg: Aggregates,
+    state: State,
+    needs: Counts,
+    tickets: Counts,
+    computed_at: datetime,
+    basis: Basis | None = None,
+) -> Iterator[Scored]:
+    """`score` over consecutive slices of `customer_ids`, so writing can start before scoring ends."""
+    for start in range(0, customer_ids.size, SCORE_CHUNK):
+        chunk = customer_ids[start : start + SCORE_CHUNK]
+        low = int(np.searchsorted(agg.customer_id, chunk[0], side="left"))
+        high = int(np.searchsorted(agg.customer_id, chunk[-1], side="right"))
+        part = slice(low, high)
+        chunk_basis = None if basis is None else (basis[0][part], basis[1][part], basis[2][part])
+        yield score(chunk, agg.take(part), state, needs, tickets, computed_at, chunk_basis)
 
 
 # --- writing ------------------------------------------------------------------------------------
 
 
-REBUILD_ROWS = 100_000
-
-
-def _drop_secondary_indexes(cursor: Any, table: str) -> list[str]:
-    """Drop the table's indexes that back no constraint; return the statements that recreate them."""
+def _column_types(cursor: Any, table: str) -> dict[str, str]:
     cursor.execute(
-        "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema() "
-        "AND i.tablename = %s AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
+        "SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+        "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped",
         [table],
     )
-    found = cursor.fetchall()
-    for name, _definition in found:
-        cursor.execute(f'DROP INDEX "{name}"')
-    return [definition for _name, definition in found]
+    return dict(cursor.fetchall())
 
 
-def _drop_foreign_keys(cursor: Any, table: str) -> list[str]:
-    """Drop the table's foreign keys; return the statements that add (and validate) them again."""
+def _copy_in(cursor: Any, table: str, parts: Iterable[Scored], *, freeze: bool = False) -> int:
+    """Binary COPY of the scored parts into `table`. A writer thread feeds the connection, so
+    PostgreSQL parses one part while the next one is scored and encoded here."""
+    types = _column_types(cursor, table)
+    pg_types = [types[c] for c in SCORE_COLUMNS]
+    written = 0
+    options = "FORMAT binary, FREEZE" if freeze else "FORMAT binary"
+    statement = f"COPY {table} ({', '.join(SCORE_COLUMNS)}) FROM STDIN WITH ({options})"
+    with cursor.cursor.copy(statement, writer=QueuedLibpqWriter(cursor.cursor)) as copy:
+        copy.write(rows.BINARY_HEADER)
+        for part in parts:
+            for block in rows.binary_rows(part.columns, pg_types):
+                copy.write(memoryview(block.reshape(-1)))
+            written += len(part)
+        copy.write(rows.BINARY_TRAILER)
+    return written
+
+
+def _with_lock_retries(cursor: Any, statements: Sequence[str]) -> None:
+    """Run lock-taking statements without queueing readers behind a long wait: each try gives up
+    after LOCK_TIMEOUT_MS (rolled back to a savepoint, locks released), backs off and tries again;
+    the last try waits as long as it takes."""
+    for attempt in range(LOCK_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                cursor.execute(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
+                for statement in statements:
+                    cursor.execute(statement)
+                cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
+            return
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
+                raise
+            time.sleep(min(0.05 * 2**attempt, 1.0))
+    for statement in statements:
+        cursor.execute(statement)
+
+
+def _swappable(cursor: Any, table: str) -> bool:
+    """True when the table can be replaced by a rebuilt copy: we may drop it and create tables
+    beside it, and nothing else hangs on it (views, rules, triggers, row security, publications,
+    inheritance, foreign keys pointing at it)."""
+    cursor.execute(
+        "SELECT c.relkind = 'r' AND NOT c.relrowsecurity AND pg_has_role(c.relowner, 'MEMBER') "
+        "AND has_schema_privilege(c.relnamespace, 'CREATE') "
+        "AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal) "
+        "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.refobjid = c.oid "
+        "    AND d.classid = 'pg_rewrite'::regclass) "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.confrelid = c.oid) "
+        "AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid OR i.inhparent = c.oid) "
+        "AND NOT EXISTS (SELECT 1 FROM pg_publication_rel p WHERE p.prrelid = c.oid) "
+        "FROM pg_class c WHERE c.oid = %s::regclass",
+        [table],
+    )
+    row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+@dataclass
+class _TableCopy:
+    """How to give a rebuilt table the live table's indexes, keys, grants and owner."""
+
+    indexes: list[tuple[str, str]]  # (temporary name, final name)
+    build: list[str]  # after the load: indexes and key constraints under temporary names
+    attach: list[str]  # at the swap: foreign keys (NOT VALID; validated after the commit)
+    grant: list[str]
+
+
+def _table_copy(cursor: Any, table: str, new: str) -> _TableCopy:
+    copy = _TableCopy([], [], [], [])
+    cursor.execute(
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid), c.conname, "
+        "pg_get_constraintdef(c.oid) FROM pg_index i "
+        "LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid "
+        "WHERE i.indrelid = %s::regclass ORDER BY i.indisprimary DESC, 1",
+        [table],
+    )
+    for k, (index, definition, constraint, constraint_definition) in enumerate(cursor.fetchall()):
+        temporary = f"{new}_i{k}"
+        copy.indexes.append((temporary, index.split(".")[-1].strip('"')))
+        if constraint:
+            copy.build.append(f'ALTER TABLE {new} ADD CONSTRAINT "{temporary}" {constraint_definition}')
+            continue
+        statement, found = re.subn(
+            r"^CREATE (UNIQUE )?INDEX \S+ ON (ONLY )?\S+ ", rf"CREATE \1INDEX {temporary} ON {new} ", definition
+        )
+        if found != 1:
+            raise ValueError(f"cannot copy index definition {definition!r}")
+        copy.build.append(statement)
     cursor.execute(
         "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
         [table],
     )
-    found = cursor.fetchall()
-    for name, _definition in found:
-        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-    return [f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for name, definition in found]
-
-
-def _write_bulk(cursor: Any, table: str, scored: Scored) -> None:
-    """A big full run on PostgreSQL: binary COPY into an unindexed staging table, then one
-    INSERT … SELECT into the truncated score table with its foreign key and secondary indexes
-    dropped; both are rebuilt (and the key validated) once at the end."""
-    rebuild = _drop_foreign_keys(cursor, table) + _drop_secondary_indexes(cursor, table)
-    plan = rows.binary_plan(scored.columns, SCORE_COLUMNS, SCORE_TARGETS)
-    cursor.execute("DROP TABLE IF EXISTS scoring_bin")
-    cursor.execute("DROP TABLE IF EXISTS scoring_json")
-    cursor.execute(plan.create_sql)
-    with cursor.cursor.copy("COPY scoring_bin FROM STDIN WITH (FORMAT binary)") as copy:
-        copy.write(plan.payload)
-    if plan.json_payload:
-        cursor.execute("CREATE TEMP TABLE scoring_json (rn bigint, j text)")
-        with cursor.cursor.copy("COPY scoring_json FROM STDIN") as copy:
-            copy.write(plan.json_payload)
+    copy.attach = [
+        f'ALTER TABLE {new} ADD CONSTRAINT "{name}" {definition} NOT VALID' for name, definition in cursor.fetchall()
+    ]
     cursor.execute(
-        f"INSERT INTO {table} ({', '.join(SCORE_COLUMNS)}) SELECT {plan.select_sql} FROM {plan.source_sql}",
-        plan.params,
+        "SELECT quote_ident(pg_get_userbyid(relowner)) FROM pg_class WHERE oid = %s::regclass "
+        "AND pg_get_userbyid(relowner) <> current_user",
+        [table],
     )
-    cursor.execute("DROP TABLE scoring_bin")
-    cursor.execute("DROP TABLE IF EXISTS scoring_json")
-    for definition in rebuild:
-        cursor.execute(definition)
+    copy.grant += [f"ALTER TABLE {new} OWNER TO {owner}" for (owner,) in cursor.fetchall()]
+    cursor.execute(
+        "SELECT a.privilege_type, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) "
+        "END, a.is_grantable FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = %s::regclass "
+        "AND a.grantee <> c.relowner",
+        [table],
+    )
+    copy.grant += [
+        f"GRANT {privilege} ON {new} TO {role}{' WITH GRANT OPTION' if grantable else ''}"
+        for privilege, role, grantable in cursor.fetchall()
+    ]
+    return copy
 
 
-def write_scores(scored: Scored, *, replace_all: bool) -> None:
-    """Write the rows. Incremental: merge through a staging table (upsert). Full (`replace_all`):
-    replace the table's contents in the caller's transaction — TRUNCATE + COPY on PostgreSQL,
-    which writes each row and index entry once instead of updating a million rows in place.
-    Readers of the score table wait for the commit (a few seconds) rather than see a half-run.
+def _replace_by_swap(cursor: Any, table: str, parts: Iterable[Scored], timings: dict[str, float]) -> int:
+    """Build the complete new contents as a new table beside the live one, then swap it in.
+
+    Readers see the old table, untouched, until the commit; the live table is locked exclusively only
+    for the swap itself (drop, rename — milliseconds), and writes to customers wait only while the
+    foreign key is attached (its check runs after the commit, blocking nobody).
     """
+    new = f"{table}_next"
+    cursor.execute(f"DROP TABLE IF EXISTS {new}")
+    cursor.execute(
+        f"CREATE TABLE {new} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE "
+        "INCLUDING COMMENTS INCLUDING STATISTICS INCLUDING COMPRESSION)"
+    )
+    cursor.execute("SELECT reloptions FROM pg_class WHERE oid = %s::regclass", [table])
+    options = cursor.fetchone()[0]
+    if options:
+        cursor.execute(f"ALTER TABLE {new} SET ({', '.join(options)})")
+    plan = _table_copy(cursor, table, new)
+    # Created in this transaction: rows go in already frozen (no later hint-bit or freeze rewrites).
+    written = _copy_in(cursor, new, parts, freeze=True)
+    timings["copy"] = time.perf_counter()
+    cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+    for statement in plan.build:
+        cursor.execute(statement)
+    # Planner statistics before readers arrive, except for the JSON column (costly, never filtered on).
+    analyzed = [name for name, kind in _column_types(cursor, new).items() if kind not in ("json", "jsonb")]
+    cursor.execute(f"ANALYZE {new} ({', '.join(analyzed)})")
+    for statement in plan.grant:
+        cursor.execute(statement)
+    timings["indexes"] = time.perf_counter()
+    # TRUNCATE/DROP refuse while deferred FK checks on the old table are pending in this transaction.
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    _with_lock_retries(cursor, [*plan.attach, f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"])
+    cursor.execute(f"DROP TABLE {table}")
+    cursor.execute(f"ALTER TABLE {new} RENAME TO {table}")
+    for temporary, final in plan.indexes:
+        cursor.execute(f'ALTER INDEX "{temporary}" RENAME TO "{final}"')
+    cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    timings["swap"] = time.perf_counter()
+    return written
+
+
+def validate_foreign_keys() -> None:
+    """Validate the score table's NOT VALID foreign keys (left by a swap), without blocking writers:
+    VALIDATE takes only a SHARE UPDATE EXCLUSIVE lock. Rows of customers deleted while the run
+    was computing are removed first if the check finds any."""
+    table = CustomerScore._meta.db_table
+    if not _is_postgres():
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f' AND NOT convalidated",
+            [table],
+        )
+        for (name,) in cursor.fetchall():
+            try:
+                with transaction.atomic():
+                    cursor.execute(f'ALTER TABLE {table} VALIDATE CONSTRAINT "{name}"')
+            except IntegrityError:
+                with transaction.atomic():
+                    cursor.execute(
+                        f"DELETE FROM {table} s WHERE NOT EXISTS "
+                        f"(SELECT 1 FROM {Customer._meta.db_table} c WHERE c.id = s.customer_id)"
+                    )
+                    cursor.execute(f'ALTER TABLE {table} VALIDATE CONSTRAINT "{name}"')
+
+
+def write_scores(parts: Scored | Iterable[Scored], *, replace_all: bool, rows_hint: int = 0) -> dict[str, float]:
+    """Write scored rows; returns when steps ended (`time.perf_counter()` values).
+
+    Incremental: upsert through a temporary staging table. Full (`replace_all`): replace the
+    table's contents in the caller's transaction. PostgreSQL with `rows_hint` ≥ SWAP_ROWS: build
+    and swap a new table (`_replace_by_swap`); otherwise TRUNCATE + COPY (PostgreSQL) or DELETE +
+    executemany (SQLite).
+    """
+    items: Iterable[Scored] = [parts] if isinstance(parts, Scored) else parts
     table = CustomerScore._meta.db_table
     cols = ", ".join(SCORE_COLUMNS)
-    placeholders = ", ".join(["%s"] * len(SCORE_COLUMNS))
+    timings: dict[str, float] = {}
     with connection.cursor() as cursor:
-        if replace_all:
-            if _is_postgres():
-                # TRUNCATE (and CREATE INDEX below) refuse while deferred FK checks on the table are
-                # pending in this transaction: check foreign keys as rows arrive during this step.
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-                cursor.execute(f"TRUNCATE {table}")
-            else:
+        if not _is_postgres():
+            if replace_all:
                 cursor.execute(f"DELETE FROM {table}")
-            target = table
-        else:
-            cursor.execute("DROP TABLE IF EXISTS scoring_upd")
-            cursor.execute(f"CREATE TEMP TABLE scoring_upd AS SELECT {cols} FROM {table} WHERE 1 = 0")
-            target = "scoring_upd"
-        if len(scored):
-            if _is_postgres() and replace_all and len(scored) >= REBUILD_ROWS:
-                _write_bulk(cursor, table, scored)
-            elif _is_postgres():
-                payload = rows.copy_text(scored.columns)
-                # After TRUNCATE in this transaction, rows can be written already frozen.
-                options = " WITH (FREEZE)" if replace_all else ""
-                with cursor.cursor.copy(f"COPY {target} ({cols}) FROM STDIN{options}") as copy:
-                    copy.write(payload)
-            else:
-                cursor.executemany(
-                    f"INSERT INTO {target} ({cols}) VALUES ({placeholders})", rows.python_rows(scored.columns)
-                )
-        if replace_all and _is_postgres():
+            placeholders = ", ".join(["%s"] * len(SCORE_COLUMNS))
+            verb = "INSERT" if replace_all else "INSERT OR REPLACE"
+            for part in items:
+                if len(part):
+                    cursor.executemany(
+                        f"{verb} INTO {table} ({cols}) VALUES ({placeholders})", rows.python_rows(part.columns)
+                    )
+            return timings
+        if replace_all and rows_hint >= SWAP_ROWS and _swappable(cursor, table):
+            _replace_by_swap(cursor, table, items, timings)
+            return timings
+        if replace_all:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute(f"TRUNCATE {table}")
+            _copy_in(cursor, table, items, freeze=True)
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-        if not replace_all:
-            updates = ", ".join(f"{c} = excluded.{c}" for c in SCORE_COLUMNS[1:])
-            cursor.execute(
-                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM scoring_upd WHERE true "
-                f"ON CONFLICT (customer_id) DO UPDATE SET {updates}"
-            )
-            cursor.execute("DROP TABLE scoring_upd")
+            return timings
+        cursor.execute("DROP TABLE IF EXISTS scoring_upd")
+        cursor.execute(f"CREATE TEMP TABLE scoring_upd AS SELECT {cols} FROM {table} WHERE 1 = 0")
+        _copy_in(cursor, "scoring_upd", items)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in SCORE_COLUMNS[1:])
+        cursor.execute(
+            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM scoring_upd WHERE true "
+            f"ON CONFLICT (customer_id) DO UPDATE SET {updates}"
+        )
+        cursor.execute("DROP TABLE scoring_upd")
+    return timings
 
 
 # --- runs ---------------------------------------------------------------------------------------
@@ -580,8 +848,25 @@ def latest_run() -> ScoringRun | None:
     return ScoringRun.objects.filter(finished_at__isnull=False).order_by("-id").first()
 
 
-def _ticket_counts(customer_ids: Sequence[int] | None) -> dict[int, int]:
-    return priority.count_open_items("tickets", customer_ids)
+def _ticket_counts(customer_ids: Sequence[int] | None) -> Counts:
+    return Counts.from_dict(priority.count_open_items("tickets", customer_ids), 1)
+
+
+def _advisory_lock(*, shared: bool) -> None:
+    if _is_postgres():
+        with connection.cursor() as cursor:
+            function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+            cursor.execute(f"SELECT {function}(%s)", [ADVISORY_LOCK])
+
+
+def _active_ids(ids: Sequence[int]) -> list[int]:
+    """`ids` without merged customers: looked up in the small partial index of inactive customers
+    (ids of customers that do not exist simply yield no rows later)."""
+    inactive: set[int] = set()
+    for start in range(0, len(ids), ID_CHUNK):
+        chunk = ids[start : start + ID_CHUNK]
+        inactive.update(Customer.objects.filter(pk__in=chunk, is_active=False).values_list("id", flat=True))
+    return sorted(set(ids) - inactive)
 
 
 def recompute_full(*, as_of: datetime | None = None, refit: bool = True, progress: Progress = _noop) -> ScoringRun:
@@ -589,19 +874,12 @@ def recompute_full(*, as_of: datetime | None = None, refit: bool = True, progres
     as_of = as_of or timezone.now()
     timings: dict[str, float] = {}
     clock = time.perf_counter()
-    previous = latest_run()
     with transaction.atomic():
+        _advisory_lock(shared=False)
+        previous = latest_run()
         progress("aggregate", 0, 6)
-        aggregate_all_into_temp(as_of)
-        with connection.cursor() as cursor:
-            # Merged (inactive) customers neither get a score nor shift the quintiles.
-            cursor.execute(
-                f"DELETE FROM scoring_agg WHERE customer_id IN "
-                f"(SELECT id FROM {Customer._meta.db_table} WHERE NOT is_active)"
-            )
+        agg = aggregate_all(as_of)
         timings["aggregate"] = time.perf_counter() - clock
-        agg = fetch_temp_aggregates()
-        timings["fetch"] = time.perf_counter() - clock
         progress("cut points", 1, 6)
         if refit or previous is None:
             # The NTILE(5) cut points of `quintile_cuts`, computed on the fetched arrays (one sort
@@ -609,8 +887,6 @@ def recompute_full(*, as_of: datetime | None = None, refit: bool = True, progres
             recency_cuts = ntile_cuts(np.floor((as_of.timestamp() - agg.last_epoch) / DAY))
             frequency_cuts = ntile_cuts(agg.orders)
             monetary_cuts = ntile_cuts(agg.monetary)
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE scoring_agg")
         timings["cuts"] = time.perf_counter() - clock
         progress("models", 2, 6)
         basis: Basis | None = None
@@ -621,27 +897,18 @@ def recompute_full(*, as_of: datetime | None = None, refit: bool = True, progres
             state = State.from_run(previous, as_of)
         timings["fit"] = time.perf_counter() - clock
         progress("needs", 3, 6)
-        needs = need_counts(None)
+        needs = Counts.from_dict(need_counts(None), 3)
         tickets = _ticket_counts(None)
-        # Customers with orders are already the active ones (the aggregate dropped merged ones);
+        # Customers with orders are already the active ones (the aggregate left merged ones out);
         # add active customers that only have open needs or tickets.
-        others = sorted(
-            ({c for c in needs if needs[c][0]} | {c for c, k in tickets.items() if k}) - set(agg.customer_id.tolist())
-        )
-        extra: list[int] = []
-        for start in range(0, len(others), ID_CHUNK):
-            extra.extend(
-                Customer.objects.filter(pk__in=others[start : start + ID_CHUNK], is_active=True).values_list(
-                    "id", flat=True
-                )
-            )
-        ids = np.union1d(agg.customer_id, np.asarray(extra, dtype=np.int64))
+        others = _without(_union(needs.nonzero_ids(), tickets.nonzero_ids()), agg.customer_id)
+        extra = np.asarray(_active_ids(others.tolist()), dtype=np.int64)
+        ids = _union(agg.customer_id, extra)
         timings["needs"] = time.perf_counter() - clock
-        progress("score", 4, 6)
-        scored = score(ids, agg, state, needs, tickets, timezone.now(), basis)
-        timings["score"] = time.perf_counter() - clock
-        progress("write", 5, 6)
-        write_scores(scored, replace_all=True)
+        progress("score and write", 4, 6)
+        parts = score_in_chunks(ids, agg, state, needs, tickets, timezone.now(), basis)
+        steps = write_scores(parts, replace_all=True, rows_hint=int(ids.size))
+        timings.update({step: stamp - clock for step, stamp in steps.items()})
         timings["write"] = time.perf_counter() - clock
         run = ScoringRun.objects.create(
             as_of=as_of,
@@ -658,39 +925,32 @@ def recompute_full(*, as_of: datetime | None = None, refit: bool = True, progres
             orders=int(agg.orders.sum()),
             timings={k: round(v, 3) for k, v in timings.items()},
         )
+    progress("check keys", 5, 6)
+    validate_foreign_keys()
     progress("done", 6, 6)
     return run
 
 
 def recompute_customers(customer_ids: Sequence[int], *, as_of: datetime | None = None) -> int:
     """Rescore some customers against the latest full run's state. Returns how many were written."""
-    run = latest_run()
-    if run is None:
-        return recompute_full(as_of=as_of).customers
-    as_of = as_of or timezone.now()
     wanted = sorted({int(c) for c in customer_ids})
+    if latest_run() is None:
+        return recompute_full(as_of=as_of).customers
     if not wanted:
         return 0
-    active: list[int] = []
-    for start in range(0, len(wanted), ID_CHUNK):
-        active.extend(
-            Customer.objects.filter(pk__in=wanted[start : start + ID_CHUNK], is_active=True).values_list(
-                "id", flat=True
-            )
-        )
-    active.sort()
-    state = State.from_run(run, as_of)
+    active = _active_ids(wanted)
     with transaction.atomic():
+        _advisory_lock(shared=True)
+        run = latest_run()
+        assert run is not None
+        as_of = as_of or timezone.now()
+        state = State.from_run(run, as_of)
         agg = aggregate_customers(active, as_of)
-        needs = need_counts(active)
+        needs = Counts.from_dict(need_counts(active), 3)
         tickets = _ticket_counts(active)
-        signal = (
-            set(agg.customer_id.tolist()) | {c for c, n in needs.items() if n[0]} | {c for c, k in tickets.items() if k}
-        )
-        ids = np.asarray(sorted(signal), dtype=np.int64)
-        scored = score(ids, agg, state, needs, tickets, timezone.now())
-        write_scores(scored, replace_all=False)
-        gone = sorted(set(wanted) - signal)
+        ids = _union(_union(agg.customer_id, needs.nonzero_ids()), tickets.nonzero_ids())
+        write_scores(score(ids, agg, state, needs, tickets, timezone.now()), replace_all=False)
+        gone = sorted(set(wanted) - set(ids.tolist()))
         if gone:
             CustomerScore.objects.filter(customer_id__in=gone).delete()
     return int(ids.size)

@@ -10,6 +10,7 @@ open tickets) without the customers app importing them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ import numpy as np
 from django.utils.translation import gettext, ngettext
 from numpy.typing import NDArray
 
-from crm.customers.scoring.rows import TEXT, fixed_text, int_text
+from crm.customers.scoring.rows import constant_matrix, number_matrix
 
 Floats = NDArray[np.float64]
 
@@ -65,7 +66,8 @@ class PriorityInput:
     has_orders: NDArray[np.bool_]
     expected_value: Floats
     value_scale: float
-    value_tier: Sequence[str]
+    value_tier: NDArray[np.int64]  # codes into tier_labels
+    tier_labels: Sequence[str]
     p_alive: Floats
     recency_days: Floats
     usual_gap_days: Floats  # NaN when unknown (fewer than two purchases)
@@ -77,8 +79,8 @@ class PriorityInput:
 REASON_CODES = ("high_value", "churn_risk", "no_purchase", "urgent_needs", "high_needs", "open_tickets")
 
 
-def compute_priority(data: PriorityInput) -> tuple[Floats, NDArray[Any]]:
-    """Scores (0..100) and each customer's reasons as a JSON text, vectorised over all rows.
+def compute_priority(data: PriorityInput) -> tuple[Floats, ReasonsText]:
+    """Scores (0..100) and each customer's reasons as JSON text, vectorised over all rows.
 
     Reasons are the terms bringing the most points (at least REASON_MIN_POINTS, at most
     MAX_REASONS), e.g. `[{"code":"no_purchase","params":{"days":94,"usual_days":30},"points":12.5}]`.
@@ -112,46 +114,94 @@ def compute_priority(data: PriorityInput) -> tuple[Floats, NDArray[Any]]:
     return scores, _reasons_json(data, order, top_points, named, p_alive)
 
 
+@dataclass
+class ReasonsText:
+    """Each customer's reasons as JSON text: row i is `matrix[i, :lengths[i]]`, numbers right-aligned
+    in space-padded fields (JSON ignores the spaces; `rows.matrix_texts` drops them)."""
+
+    matrix: NDArray[np.uint8]
+    lengths: NDArray[np.int64]
+
+
 def _reasons_json(
     data: PriorityInput, order: NDArray[np.int64], top_points: Floats, named: NDArray[np.bool_], p_alive: Floats
-) -> NDArray[Any]:
+) -> ReasonsText:
+    """Build every row's JSON array with whole-column byte copies: one fragment matrix per term
+    (for the rows naming it, at any rank), then, per combination of named terms, the fragments
+    copied side by side at fixed offsets."""
     n = order.shape[0]
-    result = np.full(n, "[", dtype=TEXT)
+    fragments: dict[int, NDArray[np.uint8]] = {}
+    index: dict[int, NDArray[np.int64]] = {}
+    for term in range(len(REASON_CODES)):
+        hit = named & (order == term)
+        rows = np.flatnonzero(hit.any(axis=1))
+        if rows.size == 0:
+            continue
+        rank = hit[rows].argmax(axis=1)
+        fragments[term] = _fragment(term, rows, top_points[rows, rank], data, p_alive)
+        index[term] = np.full(n, -1, dtype=np.int64)
+        index[term][rows] = np.arange(rows.size)
+    # A row's combination: its named terms in rank order, as base-(terms + 1) digits.
+    base = len(REASON_CODES) + 1
+    combination = np.zeros(n, dtype=np.int64)
     for rank in range(MAX_REASONS):
-        for term, code in enumerate(REASON_CODES):
-            rows = np.flatnonzero(named[:, rank] & (order[:, rank] == term))
-            if rows.size == 0:
-                continue
-            fragment = np.strings.add(f'{{"code":"{code}","params":{{', _params_json(term, rows, data, p_alive))
-            fragment = np.strings.add(np.strings.add(fragment, '},"points":'), fixed_text(top_points[rows, rank], 1))
-            fragment = np.strings.add(fragment, "}")
+        combination += np.where(named[:, rank], order[:, rank] + 1, 0) * base**rank
+    widest = 2 + sum(sorted((f.shape[1] + 1 for f in fragments.values()), reverse=True)[:MAX_REASONS])
+    matrix = np.full((n, widest), ord(" "), dtype=np.uint8)
+    matrix[:, 0] = ord("[")
+    lengths = np.zeros(n, dtype=np.int64)
+    if n == 0:
+        return ReasonsText(matrix, lengths)
+    by_combination = np.argsort(combination, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(combination[by_combination]) != 0])
+    for start, end in zip(starts.tolist(), [*starts[1:].tolist(), n], strict=True):
+        rows = by_combination[start:end]
+        code = int(combination[rows[0]])
+        offset = 1
+        for rank in range(MAX_REASONS):
+            term = code // base**rank % base - 1
+            if term < 0:
+                break
             if rank:
-                fragment = np.strings.add(",", fragment)
-            result[rows] = np.strings.add(result[rows], fragment)
-    return np.strings.add(result, "]")
+                matrix[rows, offset] = ord(",")
+                offset += 1
+            fragment = fragments[term]
+            matrix[rows, offset : offset + fragment.shape[1]] = fragment[index[term][rows]]
+            offset += fragment.shape[1]
+        matrix[rows, offset] = ord("]")
+        lengths[rows] = offset + 1
+    return ReasonsText(matrix, lengths)
 
 
-def _params_json(term: int, rows: NDArray[np.int64], data: PriorityInput, p_alive: Floats) -> NDArray[Any]:
-    def join(*parts: Any) -> NDArray[Any]:
-        text = np.asarray(parts[0]).astype(TEXT) if not isinstance(parts[0], str) else parts[0]
-        for part in parts[1:]:
-            text = np.strings.add(text, part)
-        return np.broadcast_to(text, rows.shape).astype(TEXT)
-
+def _fragment(
+    term: int, rows: NDArray[np.int64], points: Floats, data: PriorityInput, p_alive: Floats
+) -> NDArray[np.uint8]:
+    """`{"code":…,"params":{…},"points":…}` for `rows`, one fixed-width byte row each."""
+    pieces: list[str | NDArray[np.uint8]] = [f'{{"code":"{REASON_CODES[term]}","params":{{']
     if term == 0:
-        tiers = np.asarray(data.value_tier, dtype=object)[rows].astype(TEXT)
-        return join('"tier":"', tiers, '","expected_value":', fixed_text(data.expected_value[rows], 2))
-    if term == 1:
-        return join('"p_alive":', int_text(np.round(p_alive[rows] * 100)))
-    if term == 2:
-        return join(
-            '"days":',
-            int_text(np.nan_to_num(data.recency_days[rows])),
-            ',"usual_days":',
-            int_text(np.round(np.nan_to_num(data.usual_gap_days[rows]))),
-        )
-    counts = {3: data.urgent_needs, 4: data.high_needs}.get(term, data.open_tickets)
-    return join('"count":', int_text(counts[rows]))
+        tiers = _label_matrix(data.value_tier[rows], data.tier_labels)
+        pieces += ['"tier":', tiers, ',"expected_value":', number_matrix(data.expected_value[rows], 2)]
+    elif term == 1:
+        pieces += ['"p_alive":', number_matrix(np.round(p_alive[rows] * 100), 0)]
+    elif term == 2:
+        days = number_matrix(np.nan_to_num(data.recency_days[rows]), 0)
+        usual = number_matrix(np.round(np.nan_to_num(data.usual_gap_days[rows])), 0)
+        pieces += ['"days":', days, ',"usual_days":', usual]
+    else:
+        counts = {3: data.urgent_needs, 4: data.high_needs}.get(term, data.open_tickets)
+        pieces += ['"count":', number_matrix(counts[rows], 0)]
+    pieces += ['},"points":', number_matrix(points, 1), "}"]
+    return np.hstack([constant_matrix(p, rows.size) if isinstance(p, str) else p for p in pieces])
+
+
+def _label_matrix(codes: NDArray[np.int64], labels: Sequence[str]) -> NDArray[np.uint8]:
+    """JSON string literals of `labels[code]`, left-aligned and space-padded after the closing quote."""
+    literals = [json.dumps(str(label)).encode() for label in labels]
+    width = max(len(literal) for literal in literals)
+    table = np.full((len(literals), width), ord(" "), dtype=np.uint8)
+    for i, literal in enumerate(literals):
+        table[i, : len(literal)] = np.frombuffer(literal, dtype=np.uint8)
+    return table[codes]
 
 
 def render_reason(reason: dict[str, Any]) -> str:

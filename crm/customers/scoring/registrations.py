@@ -21,6 +21,20 @@ def register_all() -> None:
     if Segment not in registered:
         access.register(Segment, owner_field="owner", team_field="owner__team", department_field="owner__department")
     _register_pages()
+    _register_schedule()
+
+
+def _register_schedule() -> None:
+    from django.conf import settings
+
+    from crm.core import schedule
+
+    # Nightly: refreshes RFM cut points and the value models' parameters for everyone.
+    schedule.register(
+        "scores.full_recompute",
+        "crm.customers.scoring.tasks.recompute_all_scores",
+        daily_at=settings.SCHEDULE_SCORES_AT,
+    )
 
 
 def _register_pages() -> None:

@@ -1,8 +1,9 @@
 """Score rows as column arrays, encoded without a Python loop per row.
 
-PostgreSQL gets one COPY text payload built with numpy string ufuncs; SQLite gets tuples for
-`executemany`. Numbers are written as fixed-point text from integers (float→text conversion
-is the slow part of naive encoders).
+PostgreSQL gets a binary COPY payload: rows are grouped by their NULL pattern and text values, so
+within a group every row has the same byte layout and the group is one numpy structured array
+(`tobytes()`); JSON text is right-aligned/space-padded to the group's widest value (whitespace
+is insignificant in JSON, and jsonb drops it). SQLite gets tuples for `executemany`.
 """
 
 from __future__ import annotations
@@ -14,77 +15,99 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-TEXT = np.dtypes.StringDType()
-NULL = "\\N"
+SPACE = ord(" ")
 
 
 @dataclass
 class Column:
-    """One column: kind is "int", "fixed" (with `decimals`), "text" or "timestamp" (epoch seconds)."""
+    """One column of score rows.
+
+    kind: "int"; "fixed" (rounded to `decimals`); "timestamp" (epoch seconds); "text" (with
+    `categories`, `values` are integer codes into them); "json" (`values` is an (n, width) uint8
+    matrix of space-padded JSON text, `lengths` the bytes each row uses).
+    """
 
     kind: str
     values: NDArray[Any]
     null: NDArray[np.bool_] | None = None
     decimals: int = 0
-    # For kind "text": when given, `values` are integer codes into these categories.
     categories: Sequence[str] | None = None
+    lengths: NDArray[np.int64] | None = None
 
-    def text_values(self) -> NDArray[Any]:
-        if self.categories is not None:
-            result: NDArray[Any] = np.asarray(list(self.categories), dtype=object)[np.asarray(self.values)]
-            return result
-        return np.asarray(self.values)
+    def __len__(self) -> int:
+        return int(self.values.shape[0])
+
+    def take(self, rows: NDArray[np.int64] | slice) -> Column:
+        return Column(
+            self.kind,
+            self.values[rows],
+            None if self.null is None else self.null[rows],
+            self.decimals,
+            self.categories,
+            None if self.lengths is None else self.lengths[rows],
+        )
 
 
-def int_text(values: NDArray[Any]) -> NDArray[Any]:
-    result: NDArray[Any] = np.asarray(values).astype(np.int64).astype(TEXT)
-    return result
+# --- numbers as text, column-wise --------------------------------------------------------------
 
 
-def fixed_text(values: NDArray[np.float64], decimals: int) -> NDArray[Any]:
-    """Decimal text with exactly `decimals` places, e.g. 145.0 → "145.00" (NaN → "0.00")."""
+def scaled_ints(values: NDArray[Any], decimals: int) -> NDArray[np.int64]:
+    """round(value × 10^decimals) as integers (NaN → 0): the exact digits stored for a fixed column."""
+    clean = np.nan_to_num(np.asarray(values, dtype=np.float64))
+    return np.round(clean * 10**decimals).astype(np.int64)
+
+
+def number_matrix(values: NDArray[Any], decimals: int) -> NDArray[np.uint8]:
+    """Decimal text with exactly `decimals` places, right-aligned in a space-padded (n, width) byte
+    matrix: 145.0 → b"  145.00". NaN → 0. The same digits as `format(round(v, decimals))`."""
     clean = np.nan_to_num(np.asarray(values, dtype=np.float64))
     scale = 10**decimals
     scaled = np.round(np.abs(clean) * scale).astype(np.int64)
-    text = (scaled // scale).astype(TEXT)
-    if decimals:
-        fraction = np.strings.zfill((scaled % scale).astype(TEXT), decimals)
-        text = np.strings.add(np.strings.add(text, "."), fraction)
     negative = (clean < 0) & (scaled > 0)
-    if negative.any():
-        text = np.where(negative, np.strings.add("-", text), text).astype(TEXT)
-    return text
+    whole = scaled // scale
+    digits = np.ones(whole.shape, dtype=np.int64)
+    for power in range(1, 19):
+        digits += whole >= 10**power
+    width = int((digits + negative).max()) if whole.size else 1
+    n = whole.size
+    out = np.full((n, width + (decimals + 1 if decimals else 0)), SPACE, dtype=np.uint8)
+    for position in range(width):  # counted from the right; a sign goes just left of the digits
+        digit = 48 + (whole // 10**position) % 10
+        sign = np.where(negative & (position == digits), ord("-"), SPACE)
+        out[:, width - 1 - position] = np.where(position < digits, digit, sign)
+    if decimals:
+        fraction = scaled % scale
+        out[:, width] = ord(".")
+        for place in range(decimals):
+            out[:, width + 1 + place] = 48 + (fraction // 10 ** (decimals - 1 - place)) % 10
+    return out
 
 
-def timestamp_text(epochs: NDArray[np.float64], *, postgres: bool) -> NDArray[Any]:
-    micros = np.round(np.nan_to_num(epochs) * 1e6).astype(np.int64).astype("datetime64[us]")
-    text = micros.astype(str).astype(TEXT)
-    if postgres:
-        return np.strings.add(text, "+00:00")
-    result: NDArray[Any] = np.strings.replace(text, "T", " ")
-    return result
+def constant_matrix(text: str, n: int) -> NDArray[np.uint8]:
+    return np.broadcast_to(np.frombuffer(text.encode(), dtype=np.uint8), (n, len(text.encode())))
 
 
-def _as_text(column: Column, *, postgres: bool) -> NDArray[Any]:
-    if column.kind == "int":
-        text = int_text(np.where(column.null, 0, column.values) if column.null is not None else column.values)
-    elif column.kind == "fixed":
-        text = fixed_text(column.values, column.decimals)
-    elif column.kind == "timestamp":
-        text = timestamp_text(column.values, postgres=postgres)
+def matrix_texts(matrix: NDArray[np.uint8], *, compact: bool = True) -> list[str]:
+    """Rows of a byte matrix as strings; `compact` drops all spaces (JSON text has none of its own)."""
+    if matrix.shape[0] == 0:
+        return []
+    width = max(matrix.shape[1], 1)
+    raw = np.ascontiguousarray(matrix if matrix.shape[1] else np.full((matrix.shape[0], 1), SPACE, np.uint8))
+    texts = raw.view(f"S{width}").ravel()
+    if compact:
+        texts = np.strings.replace(texts, b" ", b"")
     else:
-        text = column.text_values().astype(TEXT)
-    if column.null is not None and column.null.any():
-        text = np.where(column.null, NULL, text).astype(TEXT)
-    return text
+        texts = np.strings.rstrip(texts, b" ")
+    return [t.decode() for t in texts.tolist()]
 
 
-def copy_text(columns: Sequence[Column]) -> str:
-    """The COPY FROM STDIN (text format) payload of all rows."""
-    if not columns or len(columns[0].values) == 0:
-        return ""
-    texts = [_as_text(column, postgres=True).tolist() for column in columns]
-    return "".join(["\t".join(row) + "\n" for row in zip(*texts, strict=True)])
+# --- SQLite --------------------------------------------------------------------------------------
+
+
+def timestamp_text(epochs: NDArray[np.float64]) -> NDArray[Any]:
+    micros = np.round(np.nan_to_num(epochs) * 1e6).astype(np.int64).astype("datetime64[us]")
+    result: NDArray[Any] = np.strings.replace(micros.astype(str), "T", " ")
+    return result
 
 
 def python_rows(columns: Sequence[Column]) -> list[tuple[Any, ...]]:
@@ -96,100 +119,161 @@ def python_rows(columns: Sequence[Column]) -> list[tuple[Any, ...]]:
         elif column.kind == "fixed":
             values = np.round(np.nan_to_num(np.asarray(column.values, dtype=np.float64)), column.decimals).tolist()
         elif column.kind == "timestamp":
-            values = timestamp_text(column.values, postgres=False).tolist()
+            values = timestamp_text(column.values).tolist()
+        elif column.kind == "json":
+            values = matrix_texts(column.values)
+        elif column.categories is not None:
+            values = np.asarray(list(column.categories), dtype=object)[np.asarray(column.values)].tolist()
         else:
-            values = [str(v) for v in column.text_values().tolist()]
+            values = [str(v) for v in np.asarray(column.values).tolist()]
         if column.null is not None and column.null.any():
             values = [None if missing else v for v, missing in zip(values, column.null.tolist(), strict=True)]
         lists.append(values)
     return list(zip(*lists, strict=True))
 
 
-# --- binary COPY into a staging table (the bulk path of a full run on PostgreSQL) ---------------
+# --- PostgreSQL binary COPY ----------------------------------------------------------------------
 
 PG_EPOCH_MICROS = 946_684_800_000_000  # 2000-01-01T00:00:00Z in Unix microseconds
-SENTINEL = np.iinfo(np.int64).min  # stands for NULL in the fixed-width part; NULLIF'd in SQL
+BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+BINARY_TRAILER = (-1).to_bytes(2, "big", signed=True)
+INT_TYPES = {"int2": ">i2", "int4": ">i4", "int8": ">i8"}
+TEXT_TYPES = ("text", "varchar", "bpchar")
+JSON_BUCKET = 16  # JSON text in a group is padded to the longest, at most this many bytes more
+
+
+def _numeric_digits(scaled: NDArray[np.int64], decimals: int) -> NDArray[Any]:
+    """PostgreSQL's binary numeric (ndigits, weight, sign, dscale, base-10000 digits) of
+    scaled × 10^-decimals, as a fixed-width (n, 4 + groups) big-endian int16 matrix. Every row has
+    as many digit groups as the largest value needs; numeric_recv strips leading and trailing zero
+    groups, so the stored value equals the one parsed from text."""
+    fraction_groups = -(-decimals // 4)
+    magnitude = np.abs(scaled)
+    whole, fraction = magnitude // 10**decimals, magnitude % 10**decimals
+    fraction = fraction * 10 ** (4 * fraction_groups - decimals)
+    largest = int(whole.max()) if whole.size else 0
+    whole_groups = 1
+    while largest >= 10_000**whole_groups:
+        whole_groups += 1
+    groups = whole_groups + fraction_groups
+    out = np.empty((scaled.size, 4 + groups), dtype=">i2")
+    out[:, 0] = groups
+    out[:, 1] = whole_groups - 1
+    out[:, 2] = np.where(scaled < 0, 0x4000, 0)
+    out[:, 3] = decimals
+    for k in range(whole_groups):
+        out[:, 4 + k] = (whole // 10_000 ** (whole_groups - 1 - k)) % 10_000
+    for k in range(fraction_groups):
+        out[:, 4 + whole_groups + k] = (fraction // 10_000 ** (fraction_groups - 1 - k)) % 10_000
+    return out
 
 
 @dataclass
-class BinaryPlan:
-    """The staging table, the binary COPY payload for it, and the SELECT that turns it into rows."""
+class _Field:
+    """One column ready for the binary layout: fixed-width big-endian values, or variable bytes."""
 
-    create_sql: str
-    payload: bytes
-    select_sql: str
-    params: list[Any]
-    json_payload: str
-    source_sql: str
+    values: NDArray[Any] | None  # (n,) or (n, k) array of a fixed-width dtype
+    null: NDArray[np.bool_] | None
+    codes: NDArray[np.int64] | None = None  # text: category code per row
+    words: list[bytes] | None = None  # text: bytes of each category
+    lengths: NDArray[np.int64] | None = None  # json: bytes used per row of `values`
+    prefix: bytes = b""  # jsonb: the format version byte
 
 
-def binary_plan(columns: Sequence[Column], names: Sequence[str], targets: Sequence[str]) -> BinaryPlan:
-    """Encode every column as a big-endian int64 — ints, fixed-point as scaled integers, timestamps
-    as PostgreSQL microseconds, categorical or constant text as codes — so each row is one slot of a
-    numpy structured array and the payload is a single `tobytes()`. The one jsonb column travels
-    in a second, text COPY (`scoring_json`) joined on the row number. `targets` are the SQL types
-    of the final columns ("int", "numeric", "float", "text", "timestamp", "jsonb"). The values
-    are identical to the text path's: same rounding, same decimal digits.
+def _field(column: Column, pg_type: str) -> _Field:
+    null = column.null if column.null is not None and column.null.any() else None
+    if pg_type in INT_TYPES:
+        source = np.asarray(column.values)
+        if column.kind == "fixed":
+            source = np.round(np.nan_to_num(source.astype(np.float64)), column.decimals)
+        if null is not None:
+            source = np.where(null, 0, source)
+        return _Field(source.astype(np.int64).astype(INT_TYPES[pg_type]), null)
+    if pg_type == "float8":
+        scale = 10**column.decimals
+        return _Field((scaled_ints(column.values, column.decimals) / scale).astype(">f8"), null)
+    if pg_type == "numeric":
+        return _Field(_numeric_digits(scaled_ints(column.values, column.decimals), column.decimals), null)
+    if pg_type in ("timestamptz", "timestamp"):
+        micros = np.round(np.nan_to_num(np.asarray(column.values, dtype=np.float64)) * 1e6).astype(np.int64)
+        return _Field((micros - PG_EPOCH_MICROS).astype(">i8"), null)
+    prefix = b"\x01" if pg_type == "jsonb" else b""
+    if pg_type not in (*TEXT_TYPES, "jsonb"):
+        raise ValueError(f"no binary encoding for column type {pg_type}")
+    if column.kind == "json":
+        assert column.lengths is not None
+        return _Field(np.asarray(column.values, dtype=np.uint8), null, lengths=column.lengths, prefix=prefix)
+    if column.categories is not None:
+        codes = np.asarray(column.values).astype(np.int64)
+        words = [str(c).encode() for c in column.categories]
+    else:
+        unique, inverse = np.unique(np.asarray(column.values).astype(str), return_inverse=True)
+        codes, words = inverse.astype(np.int64).ravel(), [str(u).encode() for u in unique]
+    return _Field(None, null, codes=codes, words=[prefix + w for w in words])
+
+
+def binary_rows(columns: Sequence[Column], pg_types: Sequence[str]) -> list[NDArray[np.uint8]]:
+    """The rows of a binary COPY (without BINARY_HEADER / BINARY_TRAILER), as a few byte blocks.
+
+    Rows are grouped by NULL pattern and text value (JSON: by length, in JSON_BUCKET steps); in a
+    group every row has the same layout, so a block is a (rows, row width) byte matrix filled one
+    column slice per field: constants (field count, lengths, text) broadcast, values copied.
     """
-    n = len(columns[0].values)
-    fixed_fields: list[NDArray[np.int64]] = [np.arange(n, dtype=np.int64)]
-    staging_cols: list[str] = ["rn bigint"]
-    selects: list[str] = []
-    params: list[Any] = []
-    json_payload = ""
-    for i, (column, _name, target) in enumerate(zip(columns, names, targets, strict=True)):
-        col = f"c{i}"
-        if target == "jsonb":
-            if json_payload:
-                raise ValueError("binary_plan carries one jsonb column")
-            texts = np.strings.add(np.strings.add(np.arange(n).astype(TEXT), "\t"), column.text_values().astype(TEXT))
-            json_payload = "\n".join(texts.tolist()) + "\n"
-            selects.append("j.j::jsonb")
-            continue
-        if column.kind == "text":
-            if column.categories is not None:
-                values = np.asarray(column.values).astype(np.int64)
-                vocabulary = [str(v) for v in column.categories]
-            else:
-                raw = np.asarray(column.values)
-                if n and (raw == raw[0]).all():
-                    values, vocabulary = np.zeros(n, dtype=np.int64), [str(raw[0])]
-                else:
-                    unique, codes = np.unique(raw.astype(str), return_inverse=True)
-                    values, vocabulary = codes.astype(np.int64), [str(v) for v in unique]
-            params.append(vocabulary)
-            expression = f"(%s::text[])[b.{col} + 1]" + ("::timestamptz" if target == "timestamp" else "")
-        elif column.kind == "fixed":
-            scale = 10**column.decimals
-            values = np.round(np.nan_to_num(np.asarray(column.values, dtype=np.float64)) * scale).astype(np.int64)
-            cast = "numeric" if target == "numeric" else "float8"
-            expression = f"(b.{col}::{cast} / {scale})"
-        elif column.kind == "timestamp":
-            micros = np.round(np.nan_to_num(np.asarray(column.values, dtype=np.float64)) * 1e6).astype(np.int64)
-            values = micros - PG_EPOCH_MICROS
-            expression = f"b.{col}"
+    n = len(columns[0]) if columns else 0
+    if n == 0:
+        return []
+    fields = [_field(column, pg_type) for column, pg_type in zip(columns, pg_types, strict=True)]
+    key = np.zeros(n, dtype=np.int64)
+    for f in fields:
+        if f.null is not None:
+            key = key * 2 + f.null
+        if f.codes is not None:
+            assert f.words is not None
+            key = key * len(f.words) + f.codes
+        if f.lengths is not None:  # JSON: rows of similar length together, so padding stays short
+            buckets = (f.lengths + JSON_BUCKET - 1) // JSON_BUCKET
+            key = key * (int(buckets.max()) + 1) + buckets
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+    ends = np.r_[starts[1:], n]
+    # Every field's bytes in group order: one gather per column, then each group is a slice.
+    raw: list[NDArray[np.uint8] | None] = []
+    for f in fields:
+        if f.values is None:
+            raw.append(None)
         else:
-            values = np.asarray(column.values).astype(np.int64)
-            expression = f"b.{col}"
-        if column.null is not None:
-            values = np.where(column.null, SENTINEL, values)
-            if column.kind == "timestamp":  # int64 min is -infinity as a binary timestamptz
-                expression = f"NULLIF(b.{col}, '-infinity'::timestamptz)"
-            else:
-                expression = f"CASE WHEN b.{col} = {SENTINEL} THEN NULL ELSE {expression} END"
-        fixed_fields.append(values)
-        staging_cols.append(f"{col} {'timestamptz' if column.kind == 'timestamp' else 'bigint'}")
-        selects.append(expression)
-    layout = [("n", ">i2")]
-    for k in range(len(fixed_fields)):
-        layout += [(f"l{k}", ">i4"), (f"v{k}", ">i8")]
-    fixed = np.empty(n, dtype=np.dtype(layout))
-    fixed["n"] = len(fixed_fields)
-    for k, values in enumerate(fixed_fields):
-        fixed[f"l{k}"] = 8
-        fixed[f"v{k}"] = values
-    header = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
-    payload = header + fixed.tobytes() + (-1).to_bytes(2, "big", signed=True)
-    create = f"CREATE TEMP TABLE scoring_bin ({', '.join(staging_cols)})"
-    source = "scoring_bin b" + (" JOIN scoring_json j ON j.rn = b.rn" if json_payload else "")
-    return BinaryPlan(create, payload, ", ".join(selects), params, json_payload, source)
+            ordered = np.ascontiguousarray(f.values[order])
+            raw.append(ordered.view(np.uint8).reshape(n, -1))
+    lengths_sorted = [None if f.lengths is None else f.lengths[order] for f in fields]
+    blocks: list[NDArray[np.uint8]] = []
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        first = int(order[start])
+        constants: list[tuple[int, bytes]] = []  # (offset, bytes) written to every row of the group
+        slices: list[tuple[int, NDArray[np.uint8]]] = []  # (offset, (rows, width) bytes)
+        offset = 2
+        constants.append((0, len(fields).to_bytes(2, "big")))
+        for f, data, lengths in zip(fields, raw, lengths_sorted, strict=True):
+            if f.null is not None and f.null[first]:
+                constants.append((offset, (-1).to_bytes(4, "big", signed=True)))
+                offset += 4
+                continue
+            if f.codes is not None:
+                assert f.words is not None
+                word = f.words[int(f.codes[first])]
+                constants.append((offset, len(word).to_bytes(4, "big") + word))
+                offset += 4 + len(word)
+                continue
+            assert data is not None
+            width = data.shape[1] if lengths is None else int(lengths[start:end].max())
+            constants.append((offset, (width + len(f.prefix)).to_bytes(4, "big") + f.prefix))
+            offset += 4 + len(f.prefix)
+            slices.append((offset, data[start:end, :width]))
+            offset += width
+        block = np.empty((end - start, offset), dtype=np.uint8)
+        for at, constant in constants:
+            block[:, at : at + len(constant)] = np.frombuffer(constant, dtype=np.uint8)
+        for at, values in slices:
+            block[:, at : at + values.shape[1]] = values
+        blocks.append(block)
+    return blocks

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -107,13 +108,38 @@ def _many_customers(admin_user: Any, n: int) -> list[Customer]:
     return result
 
 
+def _member_client() -> Client:
+    """A built-in member (not a superuser): the role's grants and field rules are read per request."""
+    from crm.identity.models import Role, RoleFieldRule
+    from crm.testing.factories import make_token, make_user
+
+    role = Role.objects.get(code="member")
+    RoleFieldRule.objects.create(role=role, object_type="customers.customer", field="id_number", mode="hidden")
+    return Client(headers={"Authorization": f"Bearer {make_token(make_user(role=role))}"})
+
+
+# Token (+ its last-use stamp on a first request), customers with owner and score, tags.
+LIST_QUERIES = 4
+# Token (+ stamp), customer with owner and score, tags, contacts, channels, needs, orders with
+# their count, lines, events; on PostgreSQL the eight reads share one round trip (batched_reads).
+DETAIL_QUERIES = 3 if connection.vendor == "postgresql" else 10
+# A role that is not a superuser adds one query for its grants and one for its field rules.
+ROLE_QUERIES = 2
+
+
 @pytest.mark.parametrize("size", [3, 30])
+@pytest.mark.parametrize("sort", ["-priority", "-updated_at"])
 def test_list_query_count_is_constant(
-    api_client: Client, admin_user: Any, size: int, django_assert_max_num_queries: Any
+    api_client: Client, admin_user: Any, size: int, sort: str, django_assert_max_num_queries: Any
 ) -> None:
     _many_customers(admin_user, size)
-    with django_assert_max_num_queries(6):
-        response = api_client.get("/api/v1/customers", {"limit": 50, "sort": "-priority"})
+    with django_assert_max_num_queries(LIST_QUERIES):
+        response = api_client.get("/api/v1/customers", {"limit": 50, "sort": sort, "lifecycle_stage": "prospect"})
+    assert len(response.json()["items"]) == size
+    assert all(row["tags"] == ["t"] for row in response.json()["items"])
+    member = _member_client()
+    with django_assert_max_num_queries(LIST_QUERIES + ROLE_QUERIES):
+        response = member.get("/api/v1/customers", {"limit": 50, "sort": sort})
     assert len(response.json()["items"]) == size
 
 
@@ -121,20 +147,95 @@ def test_list_query_count_is_constant(
 def test_detail_query_count_is_constant(
     api_client: Client, admin_user: Any, size: int, django_assert_max_num_queries: Any
 ) -> None:
-    customer = services.create_customer(actor=admin_user, data={"name": "张三"})
+    customer = services.create_customer(actor=admin_user, data={"name": "张三", "tags": ["甲", "乙"]})
     need_type = services.save_need_type(actor=admin_user, data={"code": "q", "name": "咨询"})
     for i in range(size):
         order = Order.objects.create(customer=customer, number=f"n{i}", ordered_at=timezone.now(), total_amount=1)
         OrderLine.objects.create(order=order, name="x", quantity=1, unit_price=1, amount=1)
+        OrderLine.objects.create(order=order, name="y", quantity=2, unit_price=1, amount=2)
         services.create_contact(customer, actor=admin_user, data={"name": f"联系人{i}"})
         services.create_need(customer, actor=admin_user, data={"need_type": need_type.code, "title": f"t{i}"})
-    with django_assert_max_num_queries(14):
+        services.add_channel(customer, actor=admin_user, kind="phone", value=f"+86138001380{i:02d}", label="")
+    with django_assert_max_num_queries(DETAIL_QUERIES):
         response = api_client.get(f"/api/v1/customers/{customer.pk}")
-    assert len(response.json()["contacts"]) == size
+    body = response.json()
+    assert len(body["contacts"]) == size
+    assert len(body["channels"]) == size
+    assert len(body["recent_orders"]) == min(size, 20)
+    assert all(len(order["lines"]) == 2 for order in body["recent_orders"])
+    assert body["order_count"] == size
+    assert body["tags"] == sorted(["甲", "乙"])
+    member = _member_client()
+    with django_assert_max_num_queries(DETAIL_QUERIES + ROLE_QUERIES):
+        assert member.get(f"/api/v1/customers/{customer.pk}").json()["order_count"] == size
     with django_assert_max_num_queries(6):
         assert len(api_client.get("/api/v1/orders", {"customer_id": customer.pk}).json()["items"]) == size
     with django_assert_max_num_queries(6):
         assert len(api_client.get("/api/v1/needs", {"customer_id": customer.pk}).json()["items"]) == size
+
+
+def test_list_and_360_rows_serialise_like_the_other_endpoints(api_client: Client, admin_user: Any) -> None:
+    # given a customer with everything the 360 shows, read row-wise by the list and the 360
+    customer = services.create_customer(
+        actor=admin_user,
+        data={"name": "赵七", "email": "z7@example.com", "phone": "13800138007", "address": "上海", "tags": ["VIP"]},
+    )
+    CustomerScore.objects.create(customer=customer, rfm_segment="loyal", monetary="12.50", priority_reasons=[{"a": 1}])
+    need_type = services.save_need_type(actor=admin_user, data={"code": "q", "name": "咨询"})
+    services.create_need(customer, actor=admin_user, data={"need_type": need_type.code, "title": "报价"})
+    services.create_contact(customer, actor=admin_user, data={"name": "联系人", "email": "c@example.com"})
+    order = Order.objects.create(customer=customer, number="R1", ordered_at=timezone.now(), total_amount="9.90")
+    OrderLine.objects.create(order=order, name="茶", quantity="1.500", unit_price="6.60", amount="9.90")
+    services.add_note(customer, actor=admin_user, text="回访")
+    # when the 360, the list and the model-serialised endpoints answer
+    detail = api_client.get(f"/api/v1/customers/{customer.pk}").json()
+    listed = api_client.get("/api/v1/customers", {"q": "赵七"}).json()["items"][0]
+    changed = patch(api_client, f"/api/v1/customers/{customer.pk}", {"version": detail["version"]}).json()
+    # then every shape matches: customer fields, contacts, needs, orders with lines, events
+    assert {k: v for k, v in detail.items() if k in changed} == changed
+    assert listed == {k: v for k, v in changed.items() if k not in ("address", "id_number")}
+    assert detail["score"]["monetary"] == "12.50"
+    assert detail["contacts"] == api_client.get("/api/v1/contacts", {"customer_id": customer.pk}).json()["items"]
+    assert detail["needs"] == api_client.get("/api/v1/needs", {"customer_id": customer.pk}).json()["items"]
+    assert detail["recent_orders"] == api_client.get("/api/v1/orders", {"customer_id": customer.pk}).json()["items"]
+    assert detail["recent_orders"][0]["lines"][0]["quantity"] == "1.5"
+    timeline = api_client.get(f"/api/v1/customers/{customer.pk}/timeline").json()["items"]
+    assert detail["recent_events"] == timeline[:10]
+    assert detail["recent_events"][0]["actor"] == str(admin_user)
+
+
+def test_hidden_columns_are_not_even_read(admin_user: Any) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    from crm.identity.models import Role, RoleFieldRule
+    from crm.testing.factories import make_token, make_user
+
+    # given a role that hides the customer's phone and ID number and a contact's e-mail
+    role = Role.objects.get(code="member")
+    for object_type, field in [
+        ("customers.customer", "phone"),
+        ("customers.customer", "id_number"),
+        ("customers.contact", "email"),
+    ]:
+        RoleFieldRule.objects.create(role=role, object_type=object_type, field=field, mode="hidden")
+    client = Client(headers={"Authorization": f"Bearer {make_token(make_user(role=role))}"})
+    customer = services.create_customer(
+        actor=admin_user, data={"name": "隐藏", "phone": "13800138009", "id_number": "11010519491231002X"}
+    )
+    services.create_contact(customer, actor=admin_user, data={"name": "联系人", "email": "hidden@example.com"})
+    # when the 360 and the list are read
+    with CaptureQueriesContext(connection) as queries:
+        detail = client.get(f"/api/v1/customers/{customer.pk}")
+        listed = client.get("/api/v1/customers")
+    # then the hidden fields are absent, and their encrypted columns were never selected
+    assert detail.status_code == listed.status_code == 200
+    assert "phone" not in detail.json()
+    assert "id_number" not in detail.json()
+    assert "email" not in detail.json()["contacts"][0]
+    assert all("phone" not in row for row in listed.json()["items"])
+    selected = " ".join(q["sql"] for q in queries.captured_queries)
+    for column in ('"customers_customer"."phone"', '"customers_customer"."id_number"', '"customers_contact"."email"'):
+        assert column not in selected
 
 
 def test_orders_refunds_and_bulk(api_client: Client, admin_user: Any) -> None:

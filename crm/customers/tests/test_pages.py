@@ -272,3 +272,39 @@ def test_editing_an_unknown_configuration_row_is_404_and_creates_nothing(admin_c
     assert need_type.status_code == 404
     assert custom_field.status_code == 404
     assert (NeedType.objects.count(), CustomFieldDefinition.objects.count()) == before
+
+
+def test_contact_edit_and_remove_pages(admin_client: Client, zhang: Customer, admin_user: Any) -> None:
+    from crm.core.models import AuditEntry
+    from crm.customers.models import Contact
+    from crm.testing.factories import make_user
+
+    contact = services.create_contact(zhang, actor=admin_user, data={"name": "王经理", "phone": "13900139000"})
+    assert f"/customers/contacts/{contact.pk}/edit/" in admin_client.get(f"/customers/{zhang.pk}/").content.decode()
+    form = admin_client.get(f"/customers/contacts/{contact.pk}/edit/")
+    assert form.status_code == 200
+    assert "王经理" in form.content.decode()
+    bad = admin_client.post(
+        f"/customers/contacts/{contact.pk}/edit/", {"name": "王经理", "email": "不是邮箱", "version": contact.version}
+    )
+    assert bad.status_code == 422
+    contact.refresh_from_db()
+    assert contact.email == ""  # nothing written
+    stale = admin_client.post(f"/customers/contacts/{contact.pk}/edit/", {"name": "王总", "version": 99})
+    assert stale.status_code == 422
+    contact.refresh_from_db()
+    assert contact.name == "王经理"
+    saved = admin_client.post(
+        f"/customers/contacts/{contact.pk}/edit/",
+        {"name": "王总", "title": "采购总监", "email": "wang@example.com", "version": contact.version},
+    )
+    assert saved.status_code == 302
+    contact.refresh_from_db()
+    assert (contact.name, contact.title, contact.email) == ("王总", "采购总监", "wang@example.com")
+    assert AuditEntry.objects.filter(object_type="customers.contact", object_id=str(contact.pk), verb="change").exists()
+    outsider = Client()
+    outsider.force_login(make_user())
+    assert outsider.get(f"/customers/contacts/{contact.pk}/edit/").status_code == 404
+    assert outsider.post(f"/customers/contacts/{contact.pk}/delete/").status_code == 404
+    assert admin_client.post(f"/customers/contacts/{contact.pk}/delete/").status_code == 302
+    assert not Contact.objects.filter(pk=contact.pk).exists()

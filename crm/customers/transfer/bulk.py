@@ -7,8 +7,9 @@ default without this module knowing about them.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +35,43 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
+# COPY text format: backslash, tab, newline and carriage return are escaped; NULL is \N.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_SPECIAL = frozenset("\\\t\n\r")
+_COPY_CHUNK = 1 << 20
+_UNSET = object()
+
+
+def _copy_str(value: str) -> str:
+    return value.translate(_COPY_ESCAPES) if not _COPY_SPECIAL.isdisjoint(value) else value
+
+
+def _copy_aware(value: dt.datetime) -> str:
+    # Naive moments are read in the connection's zone (UTC), as psycopg would send them.
+    return value.isoformat() if value.tzinfo is not None else value.isoformat() + "+00:00"
+
+
+_COPY_TEXT: dict[type, Callable[[Any], str]] = {
+    str: _copy_str,
+    int: str,
+    bool: lambda v: "t" if v else "f",
+    Decimal: str,
+    dt.datetime: _copy_aware,
+    dt.date: dt.date.isoformat,
+    type(None): lambda v: "\\N",
+}
+
+
+def copy_text(value: Any) -> str:
+    """One value in PostgreSQL's COPY text format (the same text psycopg's `write_row` sends)."""
+    render = _COPY_TEXT.get(type(value))
+    if render is None:
+        if isinstance(value, (dict, list)):
+            return _copy_str(_json_dump(value))
+        return _copy_str(str(value))
+    return render(value)
+
+
 class Table:
     """One model's table: column order, defaults for columns the caller does not set, inserts."""
 
@@ -44,6 +82,7 @@ class Table:
         self.columns = ["id", *[str(f.column) for f in self.fields]]
         self.attnames = ["id", *[f.attname for f in self.fields]]
         self.json_columns = {f.attname for f in self.fields if isinstance(f, models.JSONField)}
+        self._sequence: str | None = None
         self._static_defaults: dict[str, Any] = {}
         self._dynamic_defaults: dict[str, Callable[[], Any]] = {}
         for field in self.fields:
@@ -67,9 +106,12 @@ class Table:
             return []
         with connection.cursor() as cursor:
             if is_postgres():
-                cursor.execute(
-                    "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [self.name, count]
-                )
+                if self._sequence is None:
+                    cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [self.name])
+                    self._sequence = str(cursor.fetchone()[0])
+                # The sequence is named by a constant: `pg_get_serial_sequence` in the select list would
+                # be evaluated (a catalogue lookup) once per id.
+                cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [self._sequence, count])
                 return [row[0] for row in cursor.fetchall()]
             # SQLite: writers are serialised by the IMMEDIATE transaction the import runs in.
             cursor.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{self.name}"')  # noqa: S608 — table name from the model
@@ -79,7 +121,12 @@ class Table:
             return list(range(top + 1, top + 1 + count))
 
     def insert(self, rows: Iterable[dict[str, Any]]) -> int:
-        """Insert full rows (dicts keyed by attname, 'id' included); returns the count."""
+        """Insert full rows (dicts keyed by attname); returns the count.
+
+        Rows carry their `id` (from `allocate_ids`) when the caller needs to know it; rows without one
+        get the column's own default (the table's sequence, resp. SQLite's rowid)."""
+        if is_postgres():
+            return self._copy(rows)
         defaults = self.defaults()
         template = [_json_dump(defaults[a]) if a in self.json_columns else defaults.get(a) for a in self.attnames]
         position = {a: i for i, a in enumerate(self.attnames)}
@@ -108,6 +155,79 @@ class Table:
             return 0
         insert_tuples(self.name, self.columns, tuples)
         return len(tuples)
+
+    def _copy(self, rows: Iterable[dict[str, Any]]) -> int:
+        """PostgreSQL: rows rendered straight to COPY text (about 10x cheaper than `write_row`, which
+        dumps every value through psycopg's adapters), sent in chunks of about a megabyte."""
+        iterator = iter(rows)
+        first = next(iterator, None)
+        if first is None:
+            return 0
+        # Rows without an id get the column default (the sequence).
+        columns = self.columns if "id" in first else self.columns[1:]
+        lines: list[str] = []
+        size = count = 0
+        cols = ", ".join(f'"{c}"' for c in columns)
+        connection.ensure_connection()
+        with connection.connection.cursor() as cursor, cursor.copy(f'COPY "{self.name}" ({cols}) FROM STDIN') as copy:
+            for line in self.copy_lines(itertools.chain((first,), iterator), with_id="id" in first):
+                lines.append(line)
+                count += 1
+                size += len(line)
+                if size >= _COPY_CHUNK:
+                    lines.append("")
+                    copy.write("\n".join(lines).encode())
+                    lines, size = [], 0
+            if lines:
+                lines.append("")
+                copy.write("\n".join(lines).encode())
+        return count
+
+    def copy_lines(self, rows: Iterable[dict[str, Any]], *, with_id: bool = True) -> Iterator[str]:
+        """Each row as one line of COPY text over every column (but `id` unless `with_id`)."""
+        defaults = self.defaults()
+        attnames = self.attnames if with_id else self.attnames[1:]
+        template = [
+            _copy_str(_json_dump(defaults[a])) if a in self.json_columns else copy_text(defaults.get(a))
+            for a in attnames
+        ]
+        position = {a: i for i, a in enumerate(attnames)}
+        json_positions = {position[a] for a in self.json_columns}
+        # Rows built by one piece of code have the same keys in the same order: their column
+        # positions are looked up once per shape, not once per value.
+        layouts: dict[tuple[str, ...], list[int]] = {}
+        # JSON values shared by many rows (one payload for every timeline row) are rendered once, and so
+        # is a column's value when it is the very object of the row before (the batch's moment, a currency).
+        rendered: dict[int, tuple[Any, str]] = {}
+        last_value: list[Any] = [_UNSET] * len(attnames)
+        last_text = [""] * len(attnames)
+        render = _COPY_TEXT
+        for row in rows:
+            keys = tuple(row)
+            layout = layouts.get(keys)
+            if layout is None:
+                layout = layouts[keys] = [position[a] for a in keys]
+            values = template.copy()
+            for index, value in zip(layout, row.values(), strict=True):
+                if value is last_value[index]:
+                    values[index] = last_text[index]
+                    continue
+                if index in json_positions:
+                    if isinstance(value, dict) and not value:
+                        text = "{}"
+                    else:
+                        known = rendered.get(id(value))
+                        if known is None or known[0] is not value:
+                            known = (value, _copy_str(_json_dump(value)))
+                            if len(rendered) < 64:  # the cache holds the object: its id is not reused
+                                rendered[id(value)] = known
+                        text = known[1]
+                else:
+                    fn = render.get(type(value))
+                    text = fn(value) if fn is not None else copy_text(value)
+                values[index] = last_text[index] = text
+                last_value[index] = value
+            yield "\t".join(values)
 
 
 def insert_tuples(table: str, columns: Sequence[str], tuples: Sequence[Sequence[Any]]) -> None:

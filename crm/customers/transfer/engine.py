@@ -8,11 +8,14 @@ The caller wraps the whole run in one transaction, so a failed or cancelled run 
 from __future__ import annotations
 
 import abc
+import contextlib
 import datetime as dt
 import json
+import queue
 import re
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crm.core import crypto
@@ -109,6 +112,17 @@ class Context:
 
 
 CleanRow = tuple[int, dict[str, Any]]
+_QUEUED_BATCHES = 2
+
+
+@dataclass
+class Batch:
+    """Rows cleaned by the reading thread: the good ones, the errors of the bad ones, rows read."""
+
+    rows: list[CleanRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    seen: int = 0
+    last: bool = False
 
 
 def _text(limit: int) -> Callable[[Any], str]:
@@ -230,37 +244,106 @@ class BaseImporter(abc.ABC):
                     self.fail(item[0], "", _("The database refused this row: %(reason)s") % {"reason": exc})
 
     def run(self, rows: Iterator[Row]) -> Outcome:
-        batch: list[CleanRow] = []
         last_report = time.monotonic()
-        for row in rows:
-            self.outcome.total += 1
-            if row.error:
-                self.fail(row.number, "", row.error)
-                continue
-            errors: dict[str, str] = {}
-            cleaned = self.clean(self.raw_values(row), errors)
-            if errors:
-                for name, message in errors.items():
-                    self.sink.add(RowError(row.number, name, message))
-                if self.ctx.mode == "all_or_nothing":
+        # Closed explicitly, so that a cancel or a database error stops the reading thread at once.
+        with contextlib.closing(self.batches(rows)) as batches:
+            for batch in batches:
+                self.outcome.total += batch.seen
+                for error in batch.errors:
+                    self.sink.add(error)
+                if batch.errors and self.ctx.mode == "all_or_nothing":
                     self.blocked = True
-            else:
-                batch.append((row.number, cleaned))
-            if len(batch) >= self.batch_size and self.can_cut(batch):
-                self.flush(batch)
-                batch = []
+                self.flush(batch.rows)
+                if batch.last:
+                    break
                 if time.monotonic() - last_report >= PROGRESS_EVERY_SECONDS:
                     last_report = time.monotonic()
                     if self.ctx.check_cancel():
                         raise Cancelled
                     self.ctx.report_progress(self.outcome.total)
-        self.flush(batch)
         if self.ctx.check_cancel():
             raise Cancelled
         self.outcome.error_rows = self.sink.count_rows
         self.outcome.first_errors = self.sink.first
         self.ctx.report_progress(self.outcome.total)
         return self.outcome
+
+    def batches(self, rows: Iterator[Row]) -> Generator[Batch]:
+        """Cleaned batches, read and cleaned in a second thread while this one writes the previous batch.
+
+        Reading, decoding, validation, blind indexes and encryption need no database; while this thread
+        waits for PostgreSQL (which runs on another core) the next batch is being prepared. At most
+        `_QUEUED_BATCHES` batches wait, so memory stays constant. Only this thread touches the database
+        connection, the error sink and the outcome.
+        """
+        queued: queue.Queue[Batch | BaseException] = queue.Queue(maxsize=_QUEUED_BATCHES)
+        stop = threading.Event()
+        producer = threading.Thread(
+            target=self._produce,
+            args=(rows, queued, stop, translation.get_language(), timezone.get_current_timezone()),
+            name=f"import-{self.ctx.job_id or 'inline'}-clean",
+            daemon=True,
+        )
+        producer.start()
+        try:
+            while True:
+                item = queued.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if item.last:
+                    return
+        finally:
+            stop.set()
+            while producer.is_alive():
+                with contextlib.suppress(queue.Empty):
+                    queued.get(timeout=0.05)
+            producer.join()
+
+    def _produce(
+        self,
+        rows: Iterator[Row],
+        queued: queue.Queue[Batch | BaseException],
+        stop: threading.Event,
+        language: str | None,
+        zone: dt.tzinfo,
+    ) -> None:
+        def hand_over(item: Batch | BaseException) -> bool:
+            while not stop.is_set():
+                try:
+                    queued.put(item, timeout=0.1)
+                except queue.Full:
+                    continue
+                return True
+            return False
+
+        try:
+            with translation.override(language), timezone.override(zone):
+                batch = Batch()
+                size = self.batch_size
+                for row in rows:
+                    batch.seen += 1
+                    if row.error:
+                        batch.errors.append(RowError(row.number, "", row.error))
+                    else:
+                        errors: dict[str, str] = {}
+                        cleaned = self.clean(self.raw_values(row), errors)
+                        if errors:
+                            batch.errors.extend(RowError(row.number, name, message) for name, message in errors.items())
+                        else:
+                            batch.rows.append((row.number, cleaned))
+                    if (len(batch.rows) >= size or len(batch.errors) >= size) and self.can_cut(batch.rows):
+                        if not hand_over(batch):
+                            return
+                        batch = Batch()
+                batch.last = True
+                hand_over(batch)
+        except BaseException as exc:  # noqa: BLE001 — re-raised in the writer thread, which reports it
+            hand_over(exc)
+        finally:
+            close = getattr(rows, "close", None)
+            if close is not None:
+                close()
 
     def can_cut(self, batch: list[CleanRow]) -> bool:
         return True
@@ -272,10 +355,8 @@ class BaseImporter(abc.ABC):
         table = Table(TimelineEvent)
         actor_id = self.ctx.actor.pk if getattr(self.ctx.actor, "is_authenticated", False) else None
         moment = now()
-        ids = table.allocate_ids(len(customer_ids))
         table.insert(
             {
-                "id": pk,
                 "customer_id": cid,
                 "kind": kind,
                 "occurred_at": moment,
@@ -285,7 +366,7 @@ class BaseImporter(abc.ABC):
                 "object_type": "customers.importjob",
                 "object_id": str(self.ctx.job_id or ""),
             }
-            for pk, cid in zip(ids, customer_ids, strict=True)
+            for cid in customer_ids
         )
 
 
@@ -299,7 +380,13 @@ class CustomerImporter(BaseImporter):
         super().__init__(ctx, sink, outcome)
         self.table = Table(Customer)
         self.tag_ids: dict[str, int] = {}
-        self.owner_ids: dict[str, int | None] = {}
+        # Owners are named by user name; the users are read once here, because rows are cleaned in a
+        # thread that does not touch the database (the user table is small, whatever the file size).
+        self.owner_ids: dict[str, int] = (
+            dict(User.objects.filter(is_active=True).values_list("username", "pk"))
+            if "owner" in ctx.columns.values()
+            else {}
+        )
         self.encrypt = crypto.keyring().encrypt
         self.today = timezone.localdate()
 
@@ -310,11 +397,7 @@ class CustomerImporter(BaseImporter):
         name = str(username or "").strip()
         if not name:
             return None
-        if name not in self.owner_ids:
-            self.owner_ids[name] = (
-                User.objects.filter(username=name, is_active=True).values_list("pk", flat=True).first()
-            )
-        found = self.owner_ids[name]
+        found = self.owner_ids.get(name)
         if found is None:
             raise ValueError(_("No active user with the user name %(name)s.") % {"name": name})
         return found
@@ -351,25 +434,38 @@ class CustomerImporter(BaseImporter):
         key = self.ctx.upsert_by
         if key in {"email", "phone", "external_id"} and not c.get(key) and key not in errors:
             errors[key] = _("This field identifies the record to update: it cannot be empty.")
+        if errors:
+            return c
+        # Blind indexes and encryption here, in the cleaning thread: the writer only moves values.
+        encrypt = self.encrypt
+        if "email" in c:
+            email = c["email"]
+            c["email_bidx"] = cleaning.email_bidx(email) if email else ""
+            if email:
+                c["email"] = encrypt(email)
+        if "phone" in c:
+            phone = c["phone"]
+            c["phone_bidx"] = cleaning.phone_bidx(phone) if phone else ""
+            if phone:
+                c["phone"] = encrypt(phone)
+        if "id_number" in c:
+            number = c["id_number"]
+            c["id_number_bidx"] = cleaning.identifier_bidx(number) if number else ""
+            if number:
+                c["id_number"] = encrypt(number)
+        if c.get("address"):
+            c["address"] = encrypt(c["address"])
         return c
 
     def _key_of(self, c: dict[str, Any]) -> str:
         by = self.ctx.upsert_by
         if by == "email":
-            return cleaning.email_bidx(c.get("email") or "")
+            return str(c.get("email_bidx") or "")
         if by == "phone":
-            return cleaning.phone_bidx(c.get("phone") or "")
+            return str(c.get("phone_bidx") or "")
         return str(c.get("external_id") or "")
 
     def prepare(self, batch: list[CleanRow]) -> list[CleanRow]:
-        # Blind indexes once per row, reused for lookups and the insert.
-        for _number, c in batch:
-            if "email" in c:
-                c["email_bidx"] = cleaning.email_bidx(c["email"] or "")
-            if "phone" in c:
-                c["phone_bidx"] = cleaning.phone_bidx(c["phone"] or "")
-            if "id_number" in c:
-                c["id_number_bidx"] = cleaning.identifier_bidx(c["id_number"] or "")
         external = {c["external_id"] for _n, c in batch if c.get("external_id")}
         existing_external = dict(rows_in(Customer, "external_id", ("external_id", "pk"), external)) if external else {}
         self.existing: dict[str, int] = {}
@@ -409,7 +505,6 @@ class CustomerImporter(BaseImporter):
         return good
 
     def write(self, batch: list[CleanRow]) -> None:
-        encrypt = self.encrypt
         inserts: list[dict[str, Any]] = []
         updates: list[tuple[int, dict[str, Any]]] = []
         tag_links: list[tuple[int, list[str]]] = []
@@ -431,9 +526,6 @@ class CustomerImporter(BaseImporter):
                 new_keys[key] = pk
             row = {k: v for k, v in c.items() if k != "tags"}
             row["id"] = pk
-            for secret in ("email", "phone", "address", "id_number"):
-                if row.get(secret):
-                    row[secret] = encrypt(row[secret])
             row.setdefault("custom", {})
             row["created_at"] = row["updated_at"] = moment
             inserts.append(row)
@@ -447,8 +539,6 @@ class CustomerImporter(BaseImporter):
             for k, v in c.items():
                 if k == "tags" or v in (None, "") or (k.endswith("_bidx") and not v):
                     continue
-                if k in {"email", "phone", "address", "id_number"}:
-                    v = encrypt(v)
                 values[k] = v
             if "custom" in values:
                 values.pop("custom")  # merged below so existing custom values are kept
@@ -845,9 +935,6 @@ class OrderImporter(BaseImporter):
             for pk, _row in replaced:
                 c = next(c for _n, c in batch if self.existing.get(c["number"]) == pk)
                 line_rows.extend(self._line_row(pk, line) for line in lines_of.get(id(c), []))
-        line_ids = self.lines.allocate_ids(len(line_rows))
-        for row, pk in zip(line_rows, line_ids, strict=True):
-            row["id"] = pk
         self.orders.insert(order_rows)
         self.lines.insert(line_rows)
         self.outcome.created += len(order_rows)

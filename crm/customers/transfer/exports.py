@@ -147,10 +147,18 @@ def _order_columns() -> list[Column]:
     ]
 
 
-def _filtered(actor: Any, kind: str, filters: Mapping[str, Any] | None, ids: list[int] | None) -> QuerySet[Any]:
+def _filtered(
+    actor: Any, kind: str, filters: Mapping[str, Any] | None, ids: list[int] | None, query: str = ""
+) -> QuerySet[Any]:
     model = MODEL_OF[kind]
     qs: QuerySet[Any] = visible_to(actor, "export", model)
     customer_q = None
+    if query.strip():
+        # The list's search box: the same matches as the list shows (search is itself access-scoped).
+        from crm.customers.search import search_queryset
+
+        matches = search_queryset(actor, query).values("pk")
+        qs = qs.filter(pk__in=matches) if kind == "customers" else qs.filter(customer__in=matches)
     if filters:
         try:
             filters_module = import_module("crm.customers.filters")
@@ -172,7 +180,11 @@ def _filtered(actor: Any, kind: str, filters: Mapping[str, Any] | None, ids: lis
 
 
 def plan(
-    actor: Any, kind: str, filters: Mapping[str, Any] | None = None, ids: list[int] | None = None
+    actor: Any,
+    kind: str,
+    filters: Mapping[str, Any] | None = None,
+    ids: list[int] | None = None,
+    query: str = "",
 ) -> tuple[list[Column], QuerySet[Any]]:
     """The columns this actor may see and the rows they may export."""
     if kind not in MODEL_OF:
@@ -185,7 +197,7 @@ def plan(
     policy = field_policy(actor, model)
     columns = {"customers": _customer_columns, "contacts": _contact_columns, "orders": _order_columns}[kind]()
     visible = [c for c in columns if policy.can_read(c.key)]
-    return visible, _filtered(actor, kind, filters, ids)
+    return visible, _filtered(actor, kind, filters, ids, query)
 
 
 def _records(kind: str, qs: QuerySet[Any]) -> Iterator[Any]:

@@ -183,6 +183,13 @@ def _filters_from(request: HttpRequest) -> dict[str, Any]:
     return dict(definition) if definition.get("conditions") else {}
 
 
+def _audited_filters(filters: dict[str, Any], ids: list[int] | None, query: str) -> dict[str, Any]:
+    recorded: dict[str, Any] = dict(filters) if filters else {"ids": ids or []}
+    if query:
+        recorded["q"] = query
+    return recorded
+
+
 @login_required
 def export_download(request: HttpRequest) -> HttpResponseBase:
     """The export link of the customer list: same filters as the list (query string), or selected ids."""
@@ -194,7 +201,8 @@ def export_download(request: HttpRequest) -> HttpResponseBase:
         if file_format not in exports.FORMATS:
             raise DomainError(_("Choose csv or xlsx."))
         filters = _filters_from(request)
-        columns, qs = exports.plan(request.user, kind, filters, ids)
+        query = " ".join(request.GET.get("q", "").split())[:200]
+        columns, qs = exports.plan(request.user, kind, filters, ids, query)
     except DomainError as exc:
         return render(
             request,
@@ -210,7 +218,7 @@ def export_download(request: HttpRequest) -> HttpResponseBase:
     if file_format == "xlsx":
         target = exports.temporary_xlsx()
         exports.write_xlsx(header, exports.rows(kind, columns, qs), target, counter)
-        exports.audit_export(actor, kind, file_format, filters or {"ids": ids or []}, counter.rows)
+        exports.audit_export(actor, kind, file_format, _audited_filters(filters, ids, query), counter.rows)
         handle = target.open("rb")
         target.unlink()  # the open handle keeps the data readable until the response is sent
         return FileResponse(
@@ -224,7 +232,7 @@ def export_download(request: HttpRequest) -> HttpResponseBase:
         try:
             yield from exports.stream_csv(header, exports.rows(kind, columns, qs), counter)
         finally:
-            exports.audit_export(actor, kind, file_format, filters or {"ids": ids or []}, counter.rows)
+            exports.audit_export(actor, kind, file_format, _audited_filters(filters, ids, query), counter.rows)
 
     response = StreamingHttpResponse(body(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'

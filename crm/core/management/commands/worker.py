@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from crm.core import schedule
 from crm.core.models import WorkerHeartbeat
 
 HEARTBEAT_SECONDS = 15
@@ -49,8 +50,9 @@ class Command(BaseCommand):
             while not stop.is_set():
                 try:
                     beat(worker_id, started_at)
+                    schedule.enqueue_due()
                 except Exception:
-                    logger.warning("worker heartbeat failed", exc_info=True)
+                    logger.warning("worker heartbeat or schedule failed", exc_info=True)
                 finally:
                     close_old_connections()
                 stop.wait(HEARTBEAT_SECONDS)

@@ -65,3 +65,34 @@ def test_customers_with_json_dates_and_nulls_round_trip() -> None:
     assert third.custom == {}
     assert first.birth_date == dt.date(1990, 1, 31)
     assert first.owner_id is None
+
+
+def test_rows_without_ids_get_the_sequence_and_large_batches_go_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    # given many customer rows without ids, one shared moment, and a tiny COPY chunk size
+    monkeypatch.setattr(bulk, "_COPY_CHUNK", 200)
+    moment = dt.datetime(2025, 3, 1, 6, 30, tzinfo=dt.UTC)
+    rows = [
+        {"name": f"名{i}\t{i}", "external_id": f"E{i}", "created_at": moment, "updated_at": moment} for i in range(300)
+    ]
+    # when they are inserted in bulk
+    assert bulk.Table(Customer).insert(rows) == 300
+    assert bulk.Table(Customer).insert([]) == 0
+    # then each got its own id and every value (the repeated moment too) reads back unchanged
+    stored = list(Customer.objects.order_by("id").values_list("id", "name", "external_id", "created_at"))
+    assert len({pk for pk, *_rest in stored}) == 300
+    assert [(name, ext, at) for _pk, name, ext, at in stored] == [(f"名{i}\t{i}", f"E{i}", moment) for i in range(300)]
+    # and a later row with an allocated id does not collide with them
+    table = bulk.Table(Customer)
+    (pk,) = table.allocate_ids(1)
+    table.insert([{"id": pk, "name": "next"}])
+    assert Customer.objects.get(pk=pk).name == "next"
+
+
+def test_copy_text_renders_what_postgresql_reads_back() -> None:
+    assert bulk.copy_text(None) == "\\N"
+    assert bulk.copy_text(True) == "t"
+    assert bulk.copy_text("a\\b\tc\nd\re") == "a\\\\b\\tc\\nd\\re"
+    assert bulk.copy_text(Decimal("1E+2")) == "1E+2"
+    assert bulk.copy_text(dt.datetime(2025, 1, 2, 3, 4, 5)) == "2025-01-02T03:04:05+00:00"
+    # JSON escapes the tab as backslash-t; COPY then escapes that backslash
+    assert bulk.copy_text({"k": "v\t"}) == '{"k":"v\\\\t"}'

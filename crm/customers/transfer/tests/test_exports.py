@@ -154,6 +154,18 @@ def test_page_export_honours_the_list_filters(admin: Any, admin_session: Client)
     assert AuditEntry.objects.get(verb="export").extra["filters"]["conditions"][0]["field"] == "city"
 
 
+def test_page_export_honours_the_list_search_box(admin: Any, admin_session: Client) -> None:
+    Customer.objects.create(name="张三丰", city="上海")
+    Customer.objects.create(name="李四", city="上海")
+    Customer.objects.create(name="张三", city="北京")
+    response = admin_session.get(
+        "/customers/imports/export/", {"records": "customers", "format": "csv", "city": "上海", "q": "张三"}
+    )
+    rows = decoded_csv(b"".join(response.streaming_content))
+    assert [r[rows[0].index("name")] for r in rows[1:]] == ["张三丰"]
+    assert AuditEntry.objects.get(verb="export").extra["filters"]["q"] == "张三"
+
+
 def test_api_export_with_a_filter_definition(api_client: Client) -> None:
     Customer.objects.create(name="A", lifecycle_stage="vip")
     Customer.objects.create(name="B")

@@ -161,7 +161,7 @@ def _postgresql(statements):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("customers", "0004_stage_place_indexes")]
+    dependencies = [("customers", "0006_score_lean_indexes")]
 
     operations = [
         migrations.CreateModel(
