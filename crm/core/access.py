@@ -149,11 +149,6 @@ def _scope_of(user: Any, object_type: str, verb: str) -> Scope | None:
     return Scope(scope) if scope is not None else None
 
 
-def scope_of(user: Any, model: type[models.Model], verb: str) -> Scope | None:
-    """The role scope (after token narrowing) of `user` for `verb` on `model`; None = not granted."""
-    return _scope_of(user, spec_for(model).object_type, verb)
-
-
 def scope_filter(user: Any, spec: AccessSpec, scope: Scope) -> Q | None:
     """The Q object for a scope, or None when the user lacks what the scope needs (fail closed)."""
     if scope is Scope.ALL:

@@ -21,7 +21,6 @@ from crm.customers.models import (
     Contact,
     Customer,
     CustomerChannel,
-    CustomerScore,
     Need,
     NeedType,
     Order,
@@ -257,16 +256,11 @@ def score_row_out(row: Mapping[str, Any], prefix: str = "score__") -> dict[str, 
     }
 
 
-def score_summary(score: CustomerScore | None) -> dict[str, Any] | None:
-    return None if score is None else score_row_out(model_row(score, SCORE_FIELDS), prefix="")
-
-
 def customer_row_out(
     row: Mapping[str, Any],
     tags: list[str],
     policy: FieldPolicy,
     *,
-    with_score: bool = True,
     in_list: bool = False,
 ) -> dict[str, Any]:
     """One customer from a row of `CUSTOMER_*_FIELDS` + `CUSTOMER_JOINED_FIELDS` (hidden columns may be absent).
@@ -301,24 +295,21 @@ def customer_row_out(
         "created_at": _iso(row.get("created_at")),
         "updated_at": _iso(row.get("updated_at")),
     }
-    if with_score:
-        data["score"] = score_row_out(row)
+    data["score"] = score_row_out(row)
     for name in (*policy.hidden, *(LIST_OMITS if in_list else ())):
         data.pop(name, None)
     return data
 
 
-def customer_out(
-    customer: Customer, policy: FieldPolicy, *, with_score: bool = True, in_list: bool = False
-) -> dict[str, Any]:
+def customer_out(customer: Customer, policy: FieldPolicy, *, in_list: bool = False) -> dict[str, Any]:
     """One customer instance (writes answer with it); same shape as `customer_row_out`."""
     names = [
         *(CUSTOMER_LIST_FIELDS if in_list else CUSTOMER_DETAIL_FIELDS),
         *OWNER_FIELDS,
-        *((f"score__{name}" for name in SCORE_FIELDS) if with_score else ()),
+        *(f"score__{name}" for name in SCORE_FIELDS),
     ]
     tags = [t.name for t in customer.tags.all()]
-    return customer_row_out(model_row(customer, names), tags, policy, with_score=with_score, in_list=in_list)
+    return customer_row_out(model_row(customer, names), tags, policy, in_list=in_list)
 
 
 def contact_row_out(row: Mapping[str, Any], policy: FieldPolicy) -> dict[str, Any]:
