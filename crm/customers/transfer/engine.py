@@ -417,7 +417,7 @@ class CustomerImporter(BaseImporter):
             if "owner" in ctx.columns.values()
             else {}
         )
-        self.encrypt = crypto.keyring().encrypt
+        self.encrypt = crypto.keyring().bulk_encrypter()
         self.today = timezone.localdate()
 
     def past_date(self, value: Any) -> dt.date | None:
@@ -701,7 +701,7 @@ class ContactImporter(BaseImporter):
     def __init__(self, ctx: Context, sink: ErrorSink, outcome: Outcome) -> None:
         super().__init__(ctx, sink, outcome)
         self.table = Table(Contact)
-        self.encrypt = crypto.keyring().encrypt
+        self.encrypt = crypto.keyring().bulk_encrypter()
 
     def cleaners(self) -> dict[str, tuple[str, Callable[[Any], Any]]]:
         return {
