@@ -373,7 +373,7 @@ def _rows_in_pg(
     sql = f'SELECT {columns} FROM "{meta.db_table}" WHERE {" AND ".join(where)} ORDER BY "id"'  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [tuple(row) for row in cursor.fetchall()]
+        return list(cursor.fetchall())
 
 
 def now() -> dt.datetime:

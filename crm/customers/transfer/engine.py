@@ -953,6 +953,10 @@ class OrderImporter(BaseImporter):
                 line["_copy"] = lines.render(
                     {k: line[k] for k in ("sku", "quantity", "unit_price", "amount") if k in line}
                 )
+                # Name and category as COPY text; "" when the file leaves them empty: the writer then takes the
+                # product's (or, for a line without a product, the SKU as its name and no category).
+                line["_name"] = copy_text(line["name"]) if line["name"] else ""
+                line["_category"] = copy_text(line["category"]) if line["category"] else ""
         _customer_keys(batch)
         batch.keys["number"] = TextArray(c["number"] for _n, c in batch.rows)
 
@@ -1008,8 +1012,8 @@ class OrderImporter(BaseImporter):
         for (_n, c), pk in zip(fresh, ids, strict=True):
             lines = lines_of.get(id(c), [])
             touched.add(c["customer_id"])
-            text = c.get("_copy")
-            if text is None or any("_copy" not in line for line in lines):
+            text = c.get("_copy")  # `render_batch` renders every row and line, or none
+            if text is None:
                 order_rows.append(self._order_row(pk, c, lines, moment))
                 line_rows.extend(self._line_row(pk, line) for line in lines)
                 continue
@@ -1019,13 +1023,15 @@ class OrderImporter(BaseImporter):
             refunded = total if c.get("status") == "refunded" else self._no_refund
             order_text.append(f"{pk}\t{c['customer_id']}\t{total}\t{refunded}\t{text}")
             for line in lines:
-                product = self.products.get(line["sku"]) if line["sku"] else None
-                name = line["name"] or (product[1] if product else line["sku"])
-                category = line["category"] or (product[2] if product else "")
-                line_text.append(
-                    f"{pk}\t{product[0] if product else NULL_TEXT}\t{copy_text(name)}\t{copy_text(category)}"
-                    f"\t{line['_copy']}"
-                )
+                sku = line["sku"]
+                product = self.products.get(sku) if sku else None
+                if product is None:
+                    name = line["_name"] or copy_text(sku)
+                    line_text.append(f"{pk}\t{NULL_TEXT}\t{name}\t{line['_category']}\t{line['_copy']}")
+                    continue
+                name = line["_name"] or copy_text(product[1])
+                category = line["_category"] or copy_text(product[2])
+                line_text.append(f"{pk}\t{product[0]}\t{name}\t{category}\t{line['_copy']}")
         for _n, c in batch:
             if c["number"] in self.existing:
                 pk = self.existing[c["number"]]
