@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from email_validator import EmailNotValidError, validate_email
 
+from crm.core.crypto import strip_spreadsheet_decimals
 from crm.customers.choices import Gender
 
 
@@ -29,7 +30,7 @@ def clean_email(value: Any) -> str:
 
 def clean_phone(value: Any, region: str = "CN") -> str:
     """Phone numbers are stored in E.164 (+8613800138000); Chinese mobiles may be written without +86."""
-    text = str(value or "").strip()
+    text = strip_spreadsheet_decimals(str(value or ""))
     if not text:
         return ""
     try:
