@@ -7,6 +7,7 @@ user's language. Callers collect these per field and raise one ValidationFailed.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import phonenumbers
@@ -64,6 +65,33 @@ def clean_gender(value: Any) -> str:
     return str(GENDER_ALIASES[key])
 
 
+# What Chinese spreadsheets write besides ISO 8601: 2025/10/1 9:05, 2025.10.01, 2025年10月1日 14:30.
+_LOCAL_DATETIME = re.compile(
+    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+    r"(?:(?:\s+|T)(\d{1,2})[:：](\d{1,2})(?:[:：](\d{1,2}))?)?$"
+)
+# A date cell that lost its format: Excel's serial day number (5 digits: 1927–2173), a fraction is the time.
+_EXCEL_SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
+_EXCEL_EPOCH = dt.datetime(1899, 12, 30)  # serial 1 is 1900-01-01, counting Excel's non-existent 1900-02-29
+
+
+def _from_excel_serial(text: str) -> dt.datetime:
+    return _EXCEL_EPOCH + dt.timedelta(seconds=round(float(text) * 86400))
+
+
+def _spreadsheet_datetime(text: str) -> dt.datetime:
+    """A naive moment from the non-ISO shapes spreadsheets write; ValueError (translated) otherwise."""
+    try:
+        if _EXCEL_SERIAL.match(text):
+            return _from_excel_serial(text)
+        match = _LOCAL_DATETIME.match(text)
+        if match:
+            return dt.datetime(*(int(part) for part in match.groups() if part is not None))
+    except (ValueError, OverflowError):
+        pass
+    raise ValueError(_("Enter a valid date and time (ISO 8601, e.g. 2026-03-01 14:30)."))
+
+
 def clean_date(value: Any, *, not_future: bool = False) -> dt.date | None:
     if value in (None, ""):
         return None
@@ -71,6 +99,8 @@ def clean_date(value: Any, *, not_future: bool = False) -> dt.date | None:
         day = value.date()
     elif isinstance(value, dt.date):
         day = value
+    elif _EXCEL_SERIAL.match(str(value).strip()):
+        day = _from_excel_serial(str(value).strip()).date()
     else:
         text = str(value).strip().replace("/", "-").replace(".", "-")
         text = text.replace("年", "-").replace("月", "-").replace("日", "")
@@ -94,8 +124,8 @@ def clean_datetime(value: Any, *, not_future: bool = False) -> dt.datetime:
             raise ValueError(_("This field is required."))
         try:
             moment = dt.datetime.fromisoformat(text.replace("/", "-").replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise ValueError(_("Enter a valid date and time (ISO 8601, e.g. 2026-03-01 14:30).")) from exc
+        except ValueError:
+            moment = _spreadsheet_datetime(text)
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     # Allow a few minutes of clock skew between systems.
