@@ -71,6 +71,9 @@ def detect_encoding(path: Path) -> str:
         return "gb18030"
     except UnicodeDecodeError:
         pass
+    if _lines_are_utf8_or_gb18030(sample):
+        # Two exports pasted together: each line is read in its own encoding (`_decoded_lines`).
+        return "gb18030"
     from charset_normalizer import from_bytes
 
     best = from_bytes(sample).best()
@@ -84,6 +87,22 @@ def detect_encoding(path: Path) -> str:
     if name in _CHINESE_ALIASES or name.startswith("gb"):
         return "gb18030"
     return best.encoding
+
+
+def _lines_are_utf8_or_gb18030(sample: bytes) -> bool:
+    """Whether every whole line of the sample decodes as UTF-8 or as GB18030 (the last may be cut)."""
+    lines = sample.split(b"\n")
+    if len(sample) == _DETECT_BYTES:
+        lines = lines[:-1]
+    for line in lines:
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                line.decode("gb18030")
+            except UnicodeDecodeError:
+                return False
+    return True
 
 
 def _decoded_lines(path: Path, encoding: str) -> Iterator[tuple[str, str]]:
@@ -130,10 +149,15 @@ def _csv_rows(path: Path, encoding: str) -> Iterator[Row]:
     # Comma, or the tab / semicolon some spreadsheet programs write: whichever the header uses most.
     delimiter = max((",", "\t", ";"), key=first_line.count)
     reader = csv.reader(lines(), delimiter=delimiter)
+    last_line = 0
     try:
         for values in reader:
-            number = reader.line_num
-            error = errors.pop(number, "")
+            # A record with a quoted line break spans several lines: name it by the line it starts on.
+            number, last_line = last_line + 1, reader.line_num
+            error = ""
+            if errors:
+                found = [errors.pop(n) for n in range(number, last_line + 1) if n in errors]
+                error = found[0] if found else ""
             if not any(v.strip() for v in values) and not error:
                 continue
             yield Row(number, values, error)
