@@ -729,6 +729,7 @@ _CURRENCY_ALIASES = {
     "人民币": "CNY",
     "元": "CNY",
     "¥": "CNY",
+    "￥": "CNY",  # the full-width sign Chinese input methods type
     "美元": "USD",
     "$": "USD",
     "欧元": "EUR",
