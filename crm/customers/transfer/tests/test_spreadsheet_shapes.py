@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from crm.customers.models import Customer, Order
 from crm.customers.search import search_customers
@@ -123,3 +123,18 @@ def test_excel_serial_numbers_in_date_columns_of_an_xlsx(admin: Any) -> None:
     # then the serial numbers are the dates Excel shows for them
     assert job.status == "succeeded", job.errors
     assert set(Customer.objects.values_list("birth_date", flat=True)) == {dt.date(1990, 3, 5)}
+
+
+def test_an_unknown_status_names_the_choices_in_the_users_language(admin: Any, customer: None) -> None:
+    # given a Chinese-speaking user and an order status the import does not know
+    data = csv_bytes(
+        [["订单号", "客户编号", "下单时间", "金额", "状态"], ["O1", "C1", "2025-10-01 10:00", "9", "不知道"]]
+    )
+    with translation.override("zh-hans"):
+        job = run_import(admin, data, kind="orders", dry_run=True)
+    # then the reason lists what they may write, in their words
+    [error] = job.errors
+    assert error["field"] == "status"
+    assert "已支付" in error["message"]
+    assert "已退款" in error["message"]
+    assert "partially_refunded" not in error["message"]
