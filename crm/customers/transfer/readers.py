@@ -25,6 +25,11 @@ from crm.core.errors import ValidationFailed
 ENCODINGS = ("utf-8", "utf-8-sig", "gb18030", "gbk", "big5", "utf-16")
 _DETECT_BYTES = 256 * 1024
 _CHINESE_ALIASES = {"gb2312", "gbk", "cp936", "hz", "gb18030"}
+# The csv module refuses cells over 128 KB and with them the whole file; a long cell (a pasted
+# document) should be an error of its row, found by the field's length rule.
+_CELL_LIMIT = 16 * 1024 * 1024
+if csv.field_size_limit() < _CELL_LIMIT:
+    csv.field_size_limit(_CELL_LIMIT)
 
 
 class FileUnreadable(ValidationFailed):
@@ -135,14 +140,16 @@ def _csv_rows(path: Path, encoding: str) -> Iterator[Row]:
         return
     errors: dict[int, str] = {}
     line_no = 0
+    ended = False
 
     def lines() -> Iterator[str]:
-        nonlocal line_no
+        nonlocal line_no, ended
         for text, error in _decoded_lines(path, encoding):
             line_no += 1
             if error:
                 errors[line_no] = error
             yield text
+        ended = True
 
     with path.open("rb") as fh:
         first_line = fh.readline(65536).decode("utf-8", errors="ignore")
@@ -158,6 +165,9 @@ def _csv_rows(path: Path, encoding: str) -> Iterator[Row]:
             if errors:
                 found = [errors.pop(n) for n in range(number, last_line + 1) if n in errors]
                 error = found[0] if found else ""
+            if ended and not error:
+                # The reader asked for a line after the last one: the file ends inside a quoted value.
+                error = _("The file ends inside a quoted value (a quote is never closed): it looks cut off.")
             if not any(v.strip() for v in values) and not error:
                 continue
             yield Row(number, values, error)

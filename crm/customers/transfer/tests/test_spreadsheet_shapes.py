@@ -138,3 +138,31 @@ def test_an_unknown_status_names_the_choices_in_the_users_language(admin: Any, c
     assert "已支付" in error["message"]
     assert "已退款" in error["message"]
     assert "partially_refunded" not in error["message"]
+
+
+def test_a_file_cut_off_inside_a_quoted_value_reports_its_last_row(admin: Any) -> None:
+    # given a file whose last line was cut off inside a quoted address (an interrupted upload or copy)
+    data = '姓名,手机,地址\r\n甲,13800138000,上海\r\n乙,13800138001,"北京市朝阳'.encode()
+    # when it is checked
+    job = run_import(admin, data, mode="valid_rows", dry_run=True)
+    # then the cut-off row is not taken as complete
+    assert job.created_count == 1
+    assert [e["row"] for e in job.errors] == [3]
+    assert "quote" in job.errors[0]["message"]
+
+
+def test_a_file_ending_without_a_line_break_is_complete(admin: Any) -> None:
+    data = '姓名,手机,地址\r\n甲,13800138000,"上海"\r\n乙,13800138001,北京'.encode()
+    job = run_import(admin, data)
+    assert (job.created_count, job.error_count) == (2, 0)
+
+
+def test_a_very_long_cell_is_an_error_of_its_row_not_of_the_file(admin: Any) -> None:
+    # given a cell of 200,000 characters (a pasted document) among good rows
+    data = csv_bytes([["姓名", "手机", "地址"], ["甲", "13800138000", "长" * 200_000], ["乙", "13800138001", "上海"]])
+    # when it is imported keeping the valid rows
+    job = run_import(admin, data, mode="valid_rows")
+    # then only that row is refused, for its address
+    assert job.status == "succeeded", job.message
+    assert [(e["row"], e["field"]) for e in job.errors] == [(2, "address")]
+    assert list(Customer.objects.values_list("name", flat=True)) == ["乙"]
