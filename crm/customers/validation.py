@@ -86,7 +86,8 @@ def _spreadsheet_datetime(text: str) -> dt.datetime:
             return _from_excel_serial(text)
         match = _LOCAL_DATETIME.match(text)
         if match:
-            return dt.datetime(*(int(part) for part in match.groups() if part is not None))
+            year, month, day, hour, minute, second = (int(part or 0) for part in match.groups())
+            return dt.datetime(year, month, day, hour, minute, second)
     except (ValueError, OverflowError):
         pass
     raise ValueError(_("Enter a valid date and time (ISO 8601, e.g. 2026-03-01 14:30)."))

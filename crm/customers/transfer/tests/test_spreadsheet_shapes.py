@@ -144,11 +144,15 @@ def test_a_file_cut_off_inside_a_quoted_value_reports_its_last_row(admin: Any) -
     # given a file whose last line was cut off inside a quoted address (an interrupted upload or copy)
     data = '姓名,手机,地址\r\n甲,13800138000,上海\r\n乙,13800138001,"北京市朝阳'.encode()
     # when it is checked
-    job = run_import(admin, data, mode="valid_rows", dry_run=True)
+    with translation.override("en"):
+        job = run_import(admin, data, mode="valid_rows", dry_run=True)
     # then the cut-off row is not taken as complete
     assert job.created_count == 1
     assert [e["row"] for e in job.errors] == [3]
     assert "quote" in job.errors[0]["message"]
+    with translation.override("zh-hans"):
+        job = run_import(admin, data, mode="valid_rows", dry_run=True)
+    assert "引号" in job.errors[0]["message"]
 
 
 def test_a_file_ending_without_a_line_break_is_complete(admin: Any) -> None:
