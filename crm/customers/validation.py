@@ -79,10 +79,10 @@ def _from_excel_serial(text: str) -> dt.datetime:
     return _EXCEL_EPOCH + dt.timedelta(seconds=round(float(text) * 86400))
 
 
-def _spreadsheet_datetime(text: str) -> dt.datetime:
+def _spreadsheet_datetime(text: str, *, serials: bool) -> dt.datetime:
     """A naive moment from the non-ISO shapes spreadsheets write; ValueError (translated) otherwise."""
     try:
-        if _EXCEL_SERIAL.match(text):
+        if serials and _EXCEL_SERIAL.match(text):
             return _from_excel_serial(text)
         match = _LOCAL_DATETIME.match(text)
         if match:
@@ -93,14 +93,15 @@ def _spreadsheet_datetime(text: str) -> dt.datetime:
     raise ValueError(_("Enter a valid date and time (ISO 8601, e.g. 2026-03-01 14:30)."))
 
 
-def clean_date(value: Any, *, not_future: bool = False) -> dt.date | None:
+def clean_date(value: Any, *, not_future: bool = False, spreadsheet: bool = False) -> dt.date | None:
+    """`spreadsheet`: the value comes from an imported file, where a bare 5-digit number is an Excel serial."""
     if value in (None, ""):
         return None
     if isinstance(value, dt.datetime):
         day = value.date()
     elif isinstance(value, dt.date):
         day = value
-    elif _EXCEL_SERIAL.match(str(value).strip()):
+    elif spreadsheet and _EXCEL_SERIAL.match(str(value).strip()):
         day = _from_excel_serial(str(value).strip()).date()
     else:
         text = str(value).strip().replace("/", "-").replace(".", "-")
@@ -116,7 +117,8 @@ def clean_date(value: Any, *, not_future: bool = False) -> dt.date | None:
     return day
 
 
-def clean_datetime(value: Any, *, not_future: bool = False) -> dt.datetime:
+def clean_datetime(value: Any, *, not_future: bool = False, spreadsheet: bool = False) -> dt.datetime:
+    """`spreadsheet`: the value comes from an imported file, where a bare number is an Excel serial."""
     if isinstance(value, dt.datetime):
         moment = value
     else:
@@ -126,7 +128,7 @@ def clean_datetime(value: Any, *, not_future: bool = False) -> dt.datetime:
         try:
             moment = dt.datetime.fromisoformat(text.replace("/", "-").replace("Z", "+00:00"))
         except ValueError:
-            moment = _spreadsheet_datetime(text)
+            moment = _spreadsheet_datetime(text, serials=spreadsheet)
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     # Allow a few minutes of clock skew between systems.

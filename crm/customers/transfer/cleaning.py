@@ -70,7 +70,7 @@ def clean_past_date(value: Any, today: dt.date) -> dt.date | None:
             day = None
         if day is not None and day.year >= 1900 and day <= today:
             return day
-    day = validation.clean_date(value)
+    day = validation.clean_date(value, spreadsheet=True)
     if day is not None and day > today:
         raise ValueError(_("The date cannot be in the future."))
     return day

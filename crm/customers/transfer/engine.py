@@ -837,7 +837,7 @@ class OrderImporter(BaseImporter):
         else:
             if isinstance(value, str) and len(value) == 10:
                 value = value + " 00:00"
-            moment = validation.clean_datetime(value)
+            moment = validation.clean_datetime(value, spreadsheet=True)
         if moment > self.today_limit:
             raise ValueError(_("An order cannot be placed in the future."))
         return moment
