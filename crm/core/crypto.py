@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -159,10 +160,21 @@ def normalise_email(value: str) -> str:
     return value.strip().lower()
 
 
+# A phone column a spreadsheet took for a number comes back as "13800138000.0".
+_SPREADSHEET_NUMBER = re.compile(r"^(\+?\d{5,})\.0+$")
+
+
+def strip_spreadsheet_decimals(value: str) -> str:
+    """ "13800138000.0" → "13800138000": the digits of a phone that a spreadsheet stored as a number."""
+    text = value.strip()
+    match = _SPREADSHEET_NUMBER.match(text)
+    return match.group(1) if match else text
+
+
 def normalise_phone(value: str, region: str = "CN") -> str:
     """E.164 form ("+8613800138000"); raises ValueError when it is not a possible number."""
     try:
-        parsed = phonenumbers.parse(value.strip(), region)
+        parsed = phonenumbers.parse(strip_spreadsheet_decimals(value), region)
     except phonenumbers.NumberParseException as exc:
         raise ValueError(str(exc)) from exc
     if not phonenumbers.is_possible_number(parsed):

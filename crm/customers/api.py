@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponsePermanentRedirect
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 
 from crm.core.access import field_policy, get_for, visible_to
 from crm.core.api import paginate
-from crm.core.errors import ValidationFailed
+from crm.core.errors import NotFound, ValidationFailed
 from crm.core.models import CustomFieldDefinition
 from crm.customers import schemas as s
 from crm.customers import selectors, services
@@ -122,16 +122,23 @@ def create_customer(request: HttpRequest, payload: s.CustomerIn) -> Status[dict[
 
 
 @customers.get("/{int:customer_id}", summary="Customer 360: profile, contacts, needs, recent orders, score")
-def get_customer(request: HttpRequest, customer_id: int) -> dict[str, Any]:
+def get_customer(request: HttpRequest, customer_id: int) -> dict[str, Any] | HttpResponsePermanentRedirect:
     policy = field_policy(request.user, Customer)
     contact_policy = field_policy(request.user, Contact)
-    view = selectors.customer_360_rows(
-        request.user,
-        customer_id,
-        customer_hidden=policy.hidden,
-        contact_hidden=contact_policy.hidden,
-        events=RECENT_EVENTS,
-    )
+    try:
+        view = selectors.customer_360_rows(
+            request.user,
+            customer_id,
+            customer_hidden=policy.hidden,
+            contact_hidden=contact_policy.hidden,
+            events=RECENT_EVENTS,
+        )
+    except NotFound:
+        # A customer merged into another: 301 to the survivor, for those who may see it.
+        survivor = selectors.survivor_of_merged(request.user, customer_id)
+        if survivor is None:
+            raise
+        return HttpResponsePermanentRedirect(f"{request.path.rsplit('/', 1)[0]}/{survivor}")
     data = s.customer_row_out(view.customer, view.tags, policy)
     data["contacts"] = [s.contact_row_out(c, contact_policy) for c in view.contacts]
     data["channels"] = [s.channel_row_out(c, policy) for c in view.channels]

@@ -39,7 +39,7 @@ PIECE_COUNT_CAP = 2000
 # Pieces besides the lead looked up on each walked row (all those of 2-character terms, which nothing
 # else checks, then pieces of longer terms; strpos checks those terms whole anyway).
 MAX_CHECKED_PIECES = 8
-_PHONE_LIKE = re.compile(r"^[+\d][\d\s\-()]{4,}$")
+_PHONE_LIKE = re.compile(r"^[+\d][\d\s\-()]{4,}(?:\.0+)?$")
 _TEXT_SQL = 'lower("customers_customer"."name" || \' \' || "customers_customer"."company_name")'
 _TERM_TABLE = '"customers_customersearchterm"'
 # What a result shows (search page, typeahead, search API): the rest, personal fields above all, is

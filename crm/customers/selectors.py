@@ -52,6 +52,34 @@ def get_customer_for(user: Any, pk: Any, verb: str = "view") -> Customer:
     return get_for(user, verb, Customer.objects.select_related("owner"), pk)
 
 
+def survivor_of_merged(user: Any, pk: Any, *, max_hops: int = 20) -> int | None:
+    """The active customer a merged-away customer `pk` ended up in, if the user may see it; else None.
+
+    Old links and bookmarks to a merged customer lead to the survivor (following later merges too),
+    but only for someone who may see the survivor: for anyone else it stays "not found".
+    """
+    try:
+        check_pk(pk)
+    except NotFound:
+        return None
+    current = pk
+    for _hop in range(max_hops):
+        row = Customer.objects.filter(pk=current).values_list("is_active", "merged_into_id").first()
+        if row is None:
+            return None
+        is_active, merged_into = row
+        if is_active:
+            break
+        if merged_into is None:
+            return None
+        current = merged_into
+    else:
+        return None
+    if current == pk or not customers_for(user).filter(pk=current).exists():
+        return None
+    return int(current)
+
+
 def _matching_customers(
     user: Any,
     *,

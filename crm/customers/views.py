@@ -223,7 +223,13 @@ def search(request: HttpRequest) -> HttpResponse:
 @login_required
 def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
     def page() -> HttpResponse:
-        view = selectors.customer_360(request.user, customer_id, with_panels=True)
+        try:
+            view = selectors.customer_360(request.user, customer_id, with_panels=True)
+        except NotFound:
+            survivor = selectors.survivor_of_merged(request.user, customer_id)
+            if survivor is None:
+                raise
+            return redirect("customers:detail", customer_id=survivor)
         policy = field_policy(request.user, Customer)
         customer = view.customer
         definitions = _custom_fields("customers.customer")

@@ -35,6 +35,8 @@ TICKET_POINTS_CAP = 15.0
 # A term must bring at least this many points to be named as a reason; at most three are named.
 REASON_MIN_POINTS = 3.0
 MAX_REASONS = 3
+# Value tiers whose value is named as a reason ("high value" for A, "good value" for B).
+VALUE_REASON_TIERS = ("A", "B")
 
 OpenItemsCounter = Callable[[Sequence[int] | None], dict[int, int]]
 
@@ -108,8 +110,13 @@ def compute_priority(data: PriorityInput) -> tuple[Floats, ReasonsText]:
 
     points = np.column_stack([value_pts, risk_pts, overdue_pts, urgent_pts, high_pts, ticket_pts])
     scores: Floats = np.round(np.minimum(points.sum(axis=1), 100.0), 2)
-    order = np.argsort(-points, axis=1, kind="stable")[:, :MAX_REASONS]
-    top_points = np.take_along_axis(points, order, axis=1)
+    # Value counts in every score but is a written reason only in the top tiers: "good value" for a
+    # customer in the bottom half (tier C) would be wrong, however close the values lie together.
+    named_points = points.copy()
+    top_tier = np.array([label in VALUE_REASON_TIERS for label in data.tier_labels], dtype=bool)[data.value_tier]
+    named_points[~top_tier, 0] = 0.0
+    order = np.argsort(-named_points, axis=1, kind="stable")[:, :MAX_REASONS]
+    top_points = np.take_along_axis(named_points, order, axis=1)
     named = top_points >= REASON_MIN_POINTS
     return scores, _reasons_json(data, order, top_points, named, p_alive)
 

@@ -70,7 +70,7 @@ def clean_past_date(value: Any, today: dt.date) -> dt.date | None:
             day = None
         if day is not None and day.year >= 1900 and day <= today:
             return day
-    day = validation.clean_date(value)
+    day = validation.clean_date(value, spreadsheet=True)
     if day is not None and day > today:
         raise ValueError(_("The date cannot be in the future."))
     return day
@@ -137,7 +137,9 @@ def _choice_cleaner(aliases: dict[str, str], choices: Any) -> Any:
             # Labels are translated: accept the label in the user's language too.
             found = {str(label).lower(): str(v) for v, label in choices.choices}.get(key)
         if found is None:
-            raise ValueError(_("Choose one of: %(choices)s.") % {"choices": ", ".join(str(v) for v in choices.values)})
+            # Name the choices as the user writes them: the labels in their language (accepted too).
+            labels = ", ".join(str(label) for _value, label in choices.choices)
+            raise ValueError(_("Choose one of: %(choices)s.") % {"choices": labels})
         return found
 
     return clean

@@ -792,6 +792,7 @@ _CURRENCY_ALIASES = {
     "人民币": "CNY",
     "元": "CNY",
     "¥": "CNY",
+    "￥": "CNY",  # the full-width sign Chinese input methods type
     "美元": "USD",
     "$": "USD",
     "欧元": "EUR",
@@ -902,7 +903,7 @@ class OrderImporter(BaseImporter):
         else:
             if isinstance(value, str) and len(value) == 10:
                 value = value + " 00:00"
-            moment = validation.clean_datetime(value)
+            moment = validation.clean_datetime(value, spreadsheet=True)
         if moment > self.today_limit:
             raise ValueError(_("An order cannot be placed in the future."))
         return moment

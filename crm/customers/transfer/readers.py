@@ -27,6 +27,11 @@ ENCODINGS = ("utf-8", "utf-8-sig", "gb18030", "gbk", "big5", "utf-16")
 _DETECT_BYTES = 256 * 1024
 _BLOCK_BYTES = 1 << 20
 _CHINESE_ALIASES = {"gb2312", "gbk", "cp936", "hz", "gb18030"}
+# The csv module refuses cells over 128 KB and with them the whole file; a long cell (a pasted
+# document) should be an error of its row, found by the field's length rule.
+_CELL_LIMIT = 16 * 1024 * 1024
+if csv.field_size_limit() < _CELL_LIMIT:
+    csv.field_size_limit(_CELL_LIMIT)
 
 
 class FileUnreadable(ValidationFailed):
@@ -73,6 +78,9 @@ def detect_encoding(path: Path) -> str:
         return "gb18030"
     except UnicodeDecodeError:
         pass
+    if _lines_are_utf8_or_gb18030(sample):
+        # Two exports pasted together: each line is read in its own encoding (`_decoded_lines`).
+        return "gb18030"
     from charset_normalizer import from_bytes
 
     best = from_bytes(sample).best()
@@ -86,6 +94,22 @@ def detect_encoding(path: Path) -> str:
     if name in _CHINESE_ALIASES or name.startswith("gb"):
         return "gb18030"
     return best.encoding
+
+
+def _lines_are_utf8_or_gb18030(sample: bytes) -> bool:
+    """Whether every whole line of the sample decodes as UTF-8 or as GB18030 (the last may be cut)."""
+    lines = sample.split(b"\n")
+    if len(sample) == _DETECT_BYTES:
+        lines = lines[:-1]
+    for line in lines:
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                line.decode("gb18030")
+            except UnicodeDecodeError:
+                return False
+    return True
 
 
 def _decoded_lines(path: Path, encoding: str) -> Iterator[tuple[str, str]]:
@@ -143,24 +167,34 @@ def _csv_rows(path: Path, encoding: str) -> Iterator[Row]:
         return
     errors: dict[int, str] = {}
     line_no = 0
+    ended = False
 
     def lines() -> Iterator[str]:
-        nonlocal line_no
+        nonlocal line_no, ended
         for text, error in _decoded_lines(path, encoding):
             line_no += 1
             if error:
                 errors[line_no] = error
             yield text
+        ended = True
 
     with path.open("rb") as fh:
         first_line = fh.readline(65536).decode("utf-8", errors="ignore")
     # Comma, or the tab / semicolon some spreadsheet programs write: whichever the header uses most.
     delimiter = max((",", "\t", ";"), key=first_line.count)
     reader = csv.reader(lines(), delimiter=delimiter)
+    last_line = 0
     try:
         for values in reader:
-            number = reader.line_num
-            error = errors.pop(number, "")
+            # A record with a quoted line break spans several lines: name it by the line it starts on.
+            number, last_line = last_line + 1, reader.line_num
+            error = ""
+            if errors:
+                found = [errors.pop(n) for n in range(number, last_line + 1) if n in errors]
+                error = found[0] if found else ""
+            if ended and not error:
+                # The reader asked for a line after the last one: the file ends inside a quoted value.
+                error = _("The file ends inside a quoted value (a quote is never closed): it looks cut off.")
             if not any(v.strip() for v in values) and not error:
                 continue
             yield Row(number, values, error)

@@ -214,3 +214,30 @@ def test_queue_and_compare_pages(admin_session: Client) -> None:
     a.refresh_from_db()
     assert a.city == "B"
     assert Customer.objects.get(pk=b.pk).merged_into_id == a.pk
+
+
+def test_a_merged_customer_points_to_the_survivor(admin: Any, admin_session: Client) -> None:
+    # given b merged into a, and later a merged into c
+    a, b, c = customer("王小明"), customer("王小明"), customer("王小明")
+    services.merge_customers(a.pk, b.pk, actor=admin)
+    services.merge_customers(c.pk, a.pk, actor=admin)
+    api = Client(headers={"Authorization": f"Bearer {make_token(admin)}"})
+    # when an old link to b is followed, on the page or in the API
+    page = admin_session.get(f"/customers/{b.pk}/")
+    answer = api.get(f"/api/v1/customers/{b.pk}")
+    # then it leads to the customer that holds everything now
+    assert (page.status_code, page["Location"]) == (302, f"/customers/{c.pk}/")
+    assert (answer.status_code, answer["Location"]) == (301, f"/api/v1/customers/{c.pk}")
+    assert api.get(answer["Location"]).json()["id"] == c.pk
+
+
+def test_a_merged_customer_is_not_found_by_who_cannot_see_the_survivor(admin: Any) -> None:
+    a, b = customer("a"), customer("b")
+    services.merge_customers(a.pk, b.pk, actor=admin)
+    nobody = make_user(username="nobody")
+    session = Client()
+    session.force_login(nobody)
+    api = Client(headers={"Authorization": f"Bearer {make_token(nobody)}"})
+    assert session.get(f"/customers/{b.pk}/").status_code == 404
+    assert api.get(f"/api/v1/customers/{b.pk}").status_code == 404
+    assert api.get("/api/v1/customers/999999").status_code == 404

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,7 +13,7 @@ from django.utils import translation
 
 from crm.customers.choices import NeedLevel, OrderStatus
 from crm.customers.models import CustomerScore
-from crm.customers.scoring import compute, rfm
+from crm.customers.scoring import compute, priority, rfm
 from crm.customers.scoring.priority import render_reasons
 from crm.customers.scoring.tests.factories import make_customer, make_need, make_order
 
@@ -218,3 +219,29 @@ def test_template_filters_render_stored_reasons(shop: dict[int, Any]) -> None:
         html = template.render(Context({"s": score}))
     assert html.startswith("[high value][no purchase in 85 days (usually every 10)][urgent need open]|high value, ")
     assert html.endswith("|can&#x27;t lose them")
+
+
+def test_value_is_a_reason_only_for_tiers_a_and_b() -> None:
+    # given three customers whose values are close together: the lowest is still tier C, yet its
+    # value brings enough points to be named (half of the 95th-percentile value)
+    data = priority.PriorityInput(
+        has_orders=np.array([True, True, True]),
+        expected_value=np.array([100.0, 80.0, 50.0]),
+        value_scale=100.0,
+        value_tier=np.array([1, 2, 3]),
+        tier_labels=("", "A", "B", "C"),
+        p_alive=np.array([1.0, 1.0, 0.2]),
+        recency_days=np.array([1.0, 1.0, 1.0]),
+        usual_gap_days=np.array([np.nan, np.nan, np.nan]),
+        urgent_needs=np.zeros(3),
+        high_needs=np.zeros(3),
+        open_tickets=np.zeros(3),
+    )
+    # when priorities are computed
+    scores, reasons = priority.compute_priority(data)
+    texts = [json.loads(bytes(reasons.matrix[i, : reasons.lengths[i]])) for i in range(3)]
+    # then A and B are named for their value, C is not (its value still counts in the score)
+    assert [r["code"] for r in texts[0]] == ["high_value"]
+    assert [r["code"] for r in texts[1]] == ["high_value"]
+    assert [r["code"] for r in texts[2]] == ["churn_risk"]
+    assert scores[2] > priority.RISK_POINTS * 0.8 * (0.3 + 0.7 * 0.5)
