@@ -225,7 +225,7 @@ class RowRenderer:
         self._left_out = left_out
         # Rows built by one piece of code have the same keys in the same order: their column
         # positions are looked up once per shape, not once per value.
-        self._layouts: dict[tuple[str, ...], list[tuple[int, Any]]] = {}
+        self._layouts: dict[tuple[str, ...], list[int]] = {}
         # JSON values shared by many rows (one payload for every timeline row) are rendered once, and so
         # is a column's value when it is the very object of the row before (the batch's moment, a currency).
         self._rendered: dict[int, tuple[Any, str]] = {}
@@ -319,17 +319,17 @@ class TextArray(str):
     Built where the keys are (the import's cleaning thread) and sent as a single text parameter: psycopg
     would otherwise adapt every element (about 1 µs per key in the writing thread)."""
 
-    count: int
+    size: int
 
     def __new__(cls, keys: Iterable[str]) -> TextArray:
         unique = set(keys)
         quoted = ('"' + k.replace("\\", "\\\\").replace('"', '\\"') + '"' for k in unique)
         made = super().__new__(cls, "{" + ",".join(quoted) + "}")
-        made.count = len(unique)
+        made.size = len(unique)
         return made
 
     def __len__(self) -> int:
-        return self.count
+        return self.size
 
 
 def rows_in(
