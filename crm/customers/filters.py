@@ -18,6 +18,7 @@ over Customer. Encrypted fields (email, phone, id_number) only support exact mat
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -429,6 +430,18 @@ def _op_q(lookup: str, op: str, value: Any, *, kind: str = "") -> Q:
     raise ValueError(op)
 
 
+def _member_q(lookup: str, value: str) -> Q:
+    """A JSON list at `lookup` holds the string `value`, on SQLite too (no JSON containment there).
+
+    The list's text is searched for the quoted value. Django stores JSON with non-ASCII escaped
+    ("\\u95e8") while imports write it as is; PostgreSQL's jsonb prints it unescaped either way, so
+    both spellings are tried (for ASCII values they are the same).
+    """
+    plain, escaped = f'"{value}"', json.dumps(value)
+    q = Q(**{f"{lookup}__icontains": plain})
+    return q if escaped == plain else q | Q(**{f"{lookup}__icontains": escaped})
+
+
 def _custom_q(key: str, op: str, value: Any, definition: CustomFieldDefinition | None) -> Q:
     lookup = f"custom__{key}"
     kind = _custom_kind(definition) if definition else "text"
@@ -436,7 +449,7 @@ def _custom_q(key: str, op: str, value: Any, definition: CustomFieldDefinition |
         if op in {"is_set", "is_empty"}:
             q = Q(**{f"{lookup}__isnull": False})
             return q if op == "is_set" else ~q
-        parts = [Q(**{f"{lookup}__icontains": f'"{v}"'}) for v in value]
+        parts = [_member_q(lookup, v) for v in value]
         if op == "has_all":
             return _combine(parts, "all")
         if op == "has_none":
