@@ -52,6 +52,18 @@ def tier_label(value: Any) -> str:
 
 
 @register.filter
+def custom_value(value: Any) -> str:
+    """A stored custom-field value as text: yes/no, a list joined with commas, anything else as is."""
+    if value is True:
+        return str(_("yes"))
+    if value is False:
+        return str(_("no"))
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+@register.filter
 def event_text(event: Any) -> str:
     """A translated sentence for a timeline event, from its neutral payload key."""
     payload = event.payload or {}
