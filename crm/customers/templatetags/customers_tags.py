@@ -100,6 +100,7 @@ def event_text(event: Any) -> str:
             }
         ),
         "order.cancelled": lambda: _("Order %(number)s cancelled") % {"number": payload.get("number", "")},
+        "order.updated": lambda: _("Order %(number)s updated") % {"number": payload.get("number", "")},
         "note.added": lambda: _("Note: %(text)s") % {"text": payload.get("text", "")},
         "import.created": lambda: _("Created by an import"),
     }
