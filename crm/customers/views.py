@@ -717,7 +717,9 @@ def _order_page(
             "order": order,
             "custom_rows": [(d, order.custom[d.key]) for d in definitions if d.key in order.custom],
             "custom_fields": definitions,
-            "can_change": bool(definitions) and can(request.user, "change", order),
+            "can_change": bool(definitions)
+            and field_policy(request.user, Order).can_write("custom")
+            and can(request.user, "change", order),
             "values": values if values is not None else {"custom": order.custom, "version": order.version},
             "errors": errors or {},
         },

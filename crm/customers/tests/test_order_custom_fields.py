@@ -267,11 +267,17 @@ def test_access_scope_is_unchanged_for_filters_and_updates(order_fields: None, a
 
 
 def test_read_only_field_rule_protects_custom_values(order_fields: None, admin_user: Any) -> None:
-    _clerk, client = _role_client(view=Scope.ALL, change=Scope.ALL, read_only=("custom",))
+    clerk, client = _role_client(view=Scope.ALL, change=Scope.ALL, read_only=("custom",))
     order = _order(services.create_customer(actor=admin_user, data={"name": "客户"}), admin_user, source="门店")
     refused = patch(client, f"/api/v1/orders/{order.pk}", {"custom": {"source": "电商"}})
     assert refused.status_code == 403
     assert Order.objects.get().custom == {"source": "门店"}
+    # the order page shows the values but offers no form to change them
+    browser = Client()
+    browser.force_login(clerk)
+    page = browser.get(f"/customers/orders/{order.pk}/").content.decode()
+    assert "门店" in page
+    assert f"/customers/orders/{order.pk}/edit/" not in page
 
 
 # --- pages -------------------------------------------------------------------------------------
