@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import subprocess
@@ -56,6 +57,21 @@ def test_values_are_stored_encrypted_with_their_key_id(keys: Any) -> None:
     assert Customer.objects.get(pk=customer.pk).email == "zhang@example.com"
     # the same plaintext encrypts differently each time (random nonce)
     assert crypto.keyring().encrypt("x") != crypto.keyring().encrypt("x")
+
+
+def test_bulk_encrypter_uses_a_fresh_nonce_per_value_across_refills(keys: Any) -> None:
+    # given the bulk encrypter an import uses, and more values than one draw of nonces
+    keys(f"k1:{OLD_KEY}")
+    encrypt = crypto.keyring().bulk_encrypter()
+    count = crypto._NoncePool._BATCH * 2 + 5
+    sealed = [encrypt("13800138000") for _ in range(count)]
+    # then every value reads back with the ordinary keyring, and no nonce is ever used twice
+    assert {crypto.keyring().decrypt(value) for value in sealed} == {"13800138000"}
+    assert all(value.startswith("enc:v1:k1:") for value in sealed)
+    nonces = {base64.urlsafe_b64decode(crypto.parse(value)[1])[: crypto.NONCE_BYTES] for value in sealed}
+    assert len(nonces) == count
+    # and two encrypters (two imports) draw their own nonces
+    assert encrypt("x") != crypto.keyring().bulk_encrypter()("x")
 
 
 @pytest.mark.django_db

@@ -39,6 +39,7 @@ def _sqlite_value(value: Any) -> Any:
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _COPY_SPECIAL = frozenset("\\\t\n\r")
 _COPY_CHUNK = 1 << 20
+NULL_TEXT = "\\N"  # NULL in COPY text format
 _UNSET = object()
 
 
@@ -164,70 +165,104 @@ class Table:
         if first is None:
             return 0
         # Rows without an id get the column default (the sequence).
-        columns = self.columns if "id" in first else self.columns[1:]
-        lines: list[str] = []
-        size = count = 0
-        cols = ", ".join(f'"{c}"' for c in columns)
-        connection.ensure_connection()
-        with connection.connection.cursor() as cursor, cursor.copy(f'COPY "{self.name}" ({cols}) FROM STDIN') as copy:
-            for line in self.copy_lines(itertools.chain((first,), iterator), with_id="id" in first):
-                lines.append(line)
-                count += 1
-                size += len(line)
-                if size >= _COPY_CHUNK:
-                    lines.append("")
-                    copy.write("\n".join(lines).encode())
-                    lines, size = [], 0
-            if lines:
-                lines.append("")
-                copy.write("\n".join(lines).encode())
-        return count
+        lead = () if "id" in first else ("id",)
+        renderer = self.renderer(skip=lead)
+        return self.copy_text(renderer.columns, map(renderer.render, itertools.chain((first,), iterator)))
+
+    def renderer(self, *, skip: Sequence[str] = (), lead: Sequence[str] = ()) -> RowRenderer:
+        """Renders rows to COPY text over every column but `skip` and `lead` (see `RowRenderer`)."""
+        return RowRenderer(self, skip=skip, lead=lead)
 
     def copy_lines(self, rows: Iterable[dict[str, Any]], *, with_id: bool = True) -> Iterator[str]:
         """Each row as one line of COPY text over every column (but `id` unless `with_id`)."""
-        defaults = self.defaults()
-        attnames = self.attnames if with_id else self.attnames[1:]
-        template = [
-            _copy_str(_json_dump(defaults[a])) if a in self.json_columns else copy_text(defaults.get(a))
+        renderer = self.renderer(skip=() if with_id else ("id",))
+        return map(renderer.render, rows)
+
+    def copy_text(self, columns: Sequence[str], lines: Iterable[str]) -> int:
+        """COPY lines already in COPY text format (columns in the order of `columns`) into the table."""
+        count = size = 0
+        chunk: list[str] = []
+        cols = ", ".join(f'"{c}"' for c in columns)
+        connection.ensure_connection()
+        with connection.connection.cursor() as cursor, cursor.copy(f'COPY "{self.name}" ({cols}) FROM STDIN') as copy:
+            for line in lines:
+                chunk.append(line)
+                count += 1
+                size += len(line)
+                if size >= _COPY_CHUNK:
+                    chunk.append("")
+                    copy.write("\n".join(chunk).encode())
+                    chunk, size = [], 0
+            if chunk:
+                chunk.append("")
+                copy.write("\n".join(chunk).encode())
+        return count
+
+
+class RowRenderer:
+    """Rows (dicts keyed by attname) to lines of COPY text, defaults filled in for missing columns.
+
+    `skip` columns are left out (the table's default applies, e.g. the id sequence). `lead` columns are
+    left out of the rendered text too, but come first in `columns`: whoever sends the line puts their
+    values in front (``f"{pk}\t{text}"``). That lets the import's cleaning thread render everything that
+    does not depend on the database (ids, looked-up references), and the writing thread add only that.
+    Not thread-safe: one renderer per thread.
+    """
+
+    def __init__(self, table: Table, *, skip: Sequence[str] = (), lead: Sequence[str] = ()) -> None:
+        defaults = table.defaults()
+        left_out = {*skip, *lead}
+        attnames = [a for a in table.attnames if a not in left_out]
+        column_of = dict(zip(table.attnames, table.columns, strict=True))
+        self.columns = [column_of[a] for a in lead] + [column_of[a] for a in attnames]
+        self.json_columns = table.json_columns
+        self._template = [
+            _copy_str(_json_dump(defaults[a])) if a in table.json_columns else copy_text(defaults.get(a))
             for a in attnames
         ]
-        position = {a: i for i, a in enumerate(attnames)}
-        json_positions = {position[a] for a in self.json_columns}
+        self._position = {a: i for i, a in enumerate(attnames)}
+        self._json_positions = {self._position[a] for a in table.json_columns if a in self._position}
+        self._left_out = left_out
         # Rows built by one piece of code have the same keys in the same order: their column
         # positions are looked up once per shape, not once per value.
-        layouts: dict[tuple[str, ...], list[int]] = {}
+        self._layouts: dict[tuple[str, ...], list[tuple[int, Any]]] = {}
         # JSON values shared by many rows (one payload for every timeline row) are rendered once, and so
         # is a column's value when it is the very object of the row before (the batch's moment, a currency).
-        rendered: dict[int, tuple[Any, str]] = {}
-        last_value: list[Any] = [_UNSET] * len(attnames)
-        last_text = [""] * len(attnames)
-        render = _COPY_TEXT
-        for row in rows:
-            keys = tuple(row)
-            layout = layouts.get(keys)
-            if layout is None:
-                layout = layouts[keys] = [position[a] for a in keys]
-            values = template.copy()
-            for index, value in zip(layout, row.values(), strict=True):
-                if value is last_value[index]:
-                    values[index] = last_text[index]
-                    continue
-                if index in json_positions:
-                    if isinstance(value, dict) and not value:
-                        text = "{}"
-                    else:
-                        known = rendered.get(id(value))
-                        if known is None or known[0] is not value:
-                            known = (value, _copy_str(_json_dump(value)))
-                            if len(rendered) < 64:  # the cache holds the object: its id is not reused
-                                rendered[id(value)] = known
-                        text = known[1]
+        self._rendered: dict[int, tuple[Any, str]] = {}
+        self._last_value: list[Any] = [_UNSET] * len(attnames)
+        self._last_text = [""] * len(attnames)
+
+    def render(self, row: dict[str, Any]) -> str:
+        keys = tuple(row)
+        layout = self._layouts.get(keys)
+        if layout is None:
+            # -1: a key this renderer leaves out (a lead or skipped column).
+            layout = self._layouts[keys] = [self._position[a] if a not in self._left_out else -1 for a in keys]
+        values = self._template.copy()
+        last_value, last_text = self._last_value, self._last_text
+        json_positions, render = self._json_positions, _COPY_TEXT
+        for index, value in zip(layout, row.values(), strict=True):
+            if index < 0:
+                continue
+            if value is last_value[index]:
+                values[index] = last_text[index]
+                continue
+            if index in json_positions:
+                if isinstance(value, dict) and not value:
+                    text = "{}"
                 else:
-                    fn = render.get(type(value))
-                    text = fn(value) if fn is not None else copy_text(value)
-                values[index] = last_text[index] = text
-                last_value[index] = value
-            yield "\t".join(values)
+                    known = self._rendered.get(id(value))
+                    if known is None or known[0] is not value:
+                        known = (value, _copy_str(_json_dump(value)))
+                        if len(self._rendered) < 64:  # the cache holds the object: its id is not reused
+                            self._rendered[id(value)] = known
+                    text = known[1]
+            else:
+                fn = render.get(type(value))
+                text = fn(value) if fn is not None else copy_text(value)
+            values[index] = last_text[index] = text
+            last_value[index] = value
+        return "\t".join(values)
 
 
 def insert_tuples(table: str, columns: Sequence[str], tuples: Sequence[Sequence[Any]]) -> None:
@@ -278,6 +313,25 @@ def update_rows(table: str, rows: Sequence[tuple[int, dict[str, Any]]], *, json_
             )
 
 
+class TextArray(str):
+    """A set of text keys as one PostgreSQL array literal (``{"a","b"}``), with its size.
+
+    Built where the keys are (the import's cleaning thread) and sent as a single text parameter: psycopg
+    would otherwise adapt every element (about 1 µs per key in the writing thread)."""
+
+    count: int
+
+    def __new__(cls, keys: Iterable[str]) -> TextArray:
+        unique = set(keys)
+        quoted = ('"' + k.replace("\\", "\\\\").replace('"', '\\"') + '"' for k in unique)
+        made = super().__new__(cls, "{" + ",".join(quoted) + "}")
+        made.count = len(unique)
+        return made
+
+    def __len__(self) -> int:
+        return self.count
+
+
 def rows_in(
     model: type[models.Model], key: str, fields: Sequence[str], keys: Collection[Any], **equal: Any
 ) -> list[tuple[Any, ...]]:
@@ -285,14 +339,25 @@ def rows_in(
 
     The same as ``filter(key__in=keys, **equal).order_by("pk").values_list(*fields)``, but on
     PostgreSQL the keys travel as one array parameter (``= ANY(%s)``): with thousands of keys per
-    batch, the driver no longer parses a query with thousands of placeholders.
+    batch, the driver no longer parses a query with thousands of placeholders. `keys` may be a
+    `TextArray` (text keys already rendered as one array literal).
     """
     if not keys:
         return []
+    if isinstance(keys, TextArray):
+        if not is_postgres():
+            raise TypeError("TextArray keys are for PostgreSQL")
+        return _rows_in_pg(model, key, fields, str(keys), "::text[]", equal)
     if not is_postgres():
         return list(
             model._default_manager.filter(**{f"{key}__in": list(keys)}, **equal).order_by("pk").values_list(*fields)
         )
+    return _rows_in_pg(model, key, fields, list(keys), "", equal)
+
+
+def _rows_in_pg(
+    model: type[models.Model], key: str, fields: Sequence[str], keys: Any, cast: str, equal: dict[str, Any]
+) -> list[tuple[Any, ...]]:
     meta = model._meta
 
     def column(name: str) -> str:
@@ -300,15 +365,15 @@ def rows_in(
         return str(getattr(field, "column", name))
 
     columns = ", ".join(f'"{column(name)}"' for name in fields)
-    where = [f'"{column(key)}" = ANY(%s)']
-    params: list[Any] = [list(keys)]
+    where = [f'"{column(key)}" = ANY(%s{cast})']
+    params: list[Any] = [keys]
     for name, value in equal.items():
         where.append(f'"{column(name)}" = %s')
         params.append(value)
     sql = f'SELECT {columns} FROM "{meta.db_table}" WHERE {" AND ".join(where)} ORDER BY "id"'  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [tuple(row) for row in cursor.fetchall()]
+        return list(cursor.fetchall())
 
 
 def now() -> dt.datetime:

@@ -33,7 +33,17 @@ from crm.core.money import clean_amount, clean_currency
 from crm.customers import validation
 from crm.customers.models import Contact, Customer, Order, OrderLine, Product, Tag
 from crm.customers.transfer import cleaning
-from crm.customers.transfer.bulk import Table, insert_ignore, now, rows_in, update_rows
+from crm.customers.transfer.bulk import (
+    NULL_TEXT,
+    Table,
+    TextArray,
+    copy_text,
+    insert_ignore,
+    is_postgres,
+    now,
+    rows_in,
+    update_rows,
+)
 from crm.customers.transfer.mapping import CUSTOM_PREFIX
 from crm.customers.transfer.readers import Row
 from crm.identity.models import User
@@ -123,6 +133,8 @@ class Batch:
     errors: list[RowError] = field(default_factory=list)
     seen: int = 0
     last: bool = False
+    # PostgreSQL: look-up keys as array literals, rendered by the cleaning thread (`render_batch`).
+    keys: dict[str, TextArray] = field(default_factory=dict)
 
 
 def _text(limit: int) -> Callable[[Any], str]:
@@ -145,6 +157,10 @@ class BaseImporter(abc.ABC):
         self.sink = sink
         self.outcome = outcome
         self.blocked = False  # all-or-nothing after the first error: keep checking, stop writing
+        # PostgreSQL: the cleaning thread renders each good row's COPY text and the batch's look-up keys,
+        # so that the writing thread, the bottleneck, only adds ids and references and waits for COPY.
+        self.pre_render = is_postgres()
+        self.keys: dict[str, TextArray] = {}
         # Every row has the same columns: whether custom fields are mapped is known once.
         self.has_custom = any(key.startswith(CUSTOM_PREFIX) for key in ctx.columns.values())
 
@@ -253,6 +269,7 @@ class BaseImporter(abc.ABC):
                     self.sink.add(error)
                 if batch.errors and self.ctx.mode == "all_or_nothing":
                     self.blocked = True
+                self.keys = batch.keys
                 self.flush(batch.rows)
                 if batch.last:
                     break
@@ -333,10 +350,14 @@ class BaseImporter(abc.ABC):
                         else:
                             batch.rows.append((row.number, cleaned))
                     if (len(batch.rows) >= size or len(batch.errors) >= size) and self.can_cut(batch.rows):
+                        if self.pre_render:
+                            self.render_batch(batch)
                         if not hand_over(batch):
                             return
                         batch = Batch()
                 batch.last = True
+                if self.pre_render:
+                    self.render_batch(batch)
                 hand_over(batch)
         except BaseException as exc:  # noqa: BLE001 — re-raised in the writer thread, which reports it
             hand_over(exc)
@@ -348,26 +369,35 @@ class BaseImporter(abc.ABC):
     def can_cut(self, batch: list[CleanRow]) -> bool:
         return True
 
+    def render_batch(self, batch: Batch) -> None:
+        """PostgreSQL, in the cleaning thread: what the writer will need that no database read decides —
+        each row's COPY text under the private key `_copy`, the look-up keys as array literals. No database
+        access here (this thread has no connection of the import's transaction). Importers without it
+        (contacts) render in the writing thread."""
+        return
+
     def timeline(self, customer_ids: list[int], kind: str, payload: dict[str, Any]) -> None:
         """One timeline row per customer, written in bulk (the same shape `record_event` writes)."""
         if not customer_ids:
             return
         table = Table(TimelineEvent)
         actor_id = self.ctx.actor.pk if getattr(self.ctx.actor, "is_authenticated", False) else None
-        moment = now()
-        table.insert(
-            {
-                "customer_id": cid,
-                "kind": kind,
-                "occurred_at": moment,
-                "actor_id": actor_id,
-                "subject": payload.get("key", kind),
-                "payload": payload,
-                "object_type": "customers.importjob",
-                "object_id": str(self.ctx.job_id or ""),
-            }
-            for cid in customer_ids
-        )
+        event = {
+            "kind": kind,
+            "occurred_at": now(),
+            "actor_id": actor_id,
+            "subject": payload.get("key", kind),
+            "payload": payload,
+            "object_type": "customers.importjob",
+            "object_id": str(self.ctx.job_id or ""),
+        }
+        if self.pre_render:
+            # Every row is the same but for the customer: rendered once.
+            renderer = table.renderer(skip=("id",), lead=("customer_id",))
+            text = renderer.render(event)
+            table.copy_text(renderer.columns, (f"{cid}\t{text}" for cid in customer_ids))
+            return
+        table.insert({"customer_id": cid, **event} for cid in customer_ids)
 
 
 # --- customers -------------------------------------------------------------------------------
@@ -387,7 +417,7 @@ class CustomerImporter(BaseImporter):
             if "owner" in ctx.columns.values()
             else {}
         )
-        self.encrypt = crypto.keyring().encrypt
+        self.encrypt = crypto.keyring().bulk_encrypter()
         self.today = timezone.localdate()
 
     def past_date(self, value: Any) -> dt.date | None:
@@ -465,8 +495,21 @@ class CustomerImporter(BaseImporter):
             return str(c.get("phone_bidx") or "")
         return str(c.get("external_id") or "")
 
+    def render_batch(self, batch: Batch) -> None:
+        moment = now()
+        renderer = self.table.renderer(lead=("id",))
+        for _number, c in batch.rows:
+            row = {k: v for k, v in c.items() if k != "tags"}
+            row.setdefault("custom", {})
+            row["created_at"] = row["updated_at"] = moment
+            c["_copy"] = renderer.render(row)
+        batch.keys["external_id"] = TextArray(c["external_id"] for _n, c in batch.rows if c.get("external_id"))
+        if self.ctx.upsert_by in {"email", "phone"}:
+            column = f"{self.ctx.upsert_by}_bidx"
+            batch.keys[column] = TextArray(c[column] for _n, c in batch.rows if c.get(column))
+
     def prepare(self, batch: list[CleanRow]) -> list[CleanRow]:
-        external = {c["external_id"] for _n, c in batch if c.get("external_id")}
+        external = self.keys.get("external_id") or {c["external_id"] for _n, c in batch if c.get("external_id")}
         existing_external = dict(rows_in(Customer, "external_id", ("external_id", "pk"), external)) if external else {}
         self.existing: dict[str, int] = {}
         by = self.ctx.upsert_by
@@ -474,7 +517,7 @@ class CustomerImporter(BaseImporter):
             self.existing = {str(k): v for k, v in existing_external.items()}
         elif by in {"email", "phone"}:
             column = f"{by}_bidx"
-            keys = {c[column] for _n, c in batch if c.get(column)}
+            keys = self.keys.get(column) or {c[column] for _n, c in batch if c.get(column)}
             for key, pk in rows_in(Customer, column, (column, "pk"), keys, is_active=True):
                 self.existing.setdefault(key, pk)
         good: list[CleanRow] = []
@@ -521,14 +564,19 @@ class CustomerImporter(BaseImporter):
             else:
                 updates.append((target, c))
         ids = self.table.allocate_ids(len(pending))
+        rendered: list[str] = []  # PostgreSQL: COPY text from the cleaning thread, the id put in front
         for (c, key), pk in zip(pending, ids, strict=True):
             if key:
                 new_keys[key] = pk
-            row = {k: v for k, v in c.items() if k != "tags"}
-            row["id"] = pk
-            row.setdefault("custom", {})
-            row["created_at"] = row["updated_at"] = moment
-            inserts.append(row)
+            text = c.get("_copy")
+            if text is not None:
+                rendered.append(f"{pk}\t{text}")
+            else:
+                row = {k: v for k, v in c.items() if k != "tags"}
+                row["id"] = pk
+                row.setdefault("custom", {})
+                row["created_at"] = row["updated_at"] = moment
+                inserts.append(row)
             if c.get("tags"):
                 tag_links.append((pk, c["tags"]))
         # Rows of this batch that update a record created earlier in the same batch.
@@ -537,7 +585,7 @@ class CustomerImporter(BaseImporter):
             pk = new_keys.get(self._key_of(c), target) if target == -1 else target
             values: dict[str, Any] = {}
             for k, v in c.items():
-                if k == "tags" or v in (None, "") or (k.endswith("_bidx") and not v):
+                if k in {"tags", "_copy"} or v in (None, "") or (k.endswith("_bidx") and not v):
                     continue
                 values[k] = v
             if "custom" in values:
@@ -549,10 +597,12 @@ class CustomerImporter(BaseImporter):
             if c.get("custom"):
                 self._merge_custom(pk, c["custom"])
         self.table.insert(inserts)
+        if rendered:
+            self.table.copy_text(self.table.renderer(lead=("id",)).columns, rendered)
         if resolved_updates:
             update_rows(self.table.name, resolved_updates, json_columns=())
         self._link_tags(tag_links)
-        created = [row["id"] for row in inserts]
+        created = [pk for (_c, _key), pk in zip(pending, ids, strict=True)]
         updated_ids = sorted({pk for pk, _v in resolved_updates} - set(created))
         self.outcome.created += len(created)
         self.outcome.updated += len(updated_ids)
@@ -592,19 +642,32 @@ class CustomerImporter(BaseImporter):
 # --- contacts --------------------------------------------------------------------------------
 
 
-def _customer_lookup(batch: list[CleanRow]) -> dict[tuple[str, str], int]:
-    """(key kind, key) -> customer id for the customer references in a batch, in 3 queries at most."""
+def _customer_lookup(batch: list[CleanRow], rendered: dict[str, TextArray] | None = None) -> dict[tuple[str, str], int]:
+    """(key kind, key) -> customer id for the customer references in a batch, in 3 queries at most.
+
+    `rendered`: the same keys already rendered by the cleaning thread (`_customer_keys`)."""
     found: dict[tuple[str, str], int] = {}
-    ext = {c["customer_external_id"] for _n, c in batch if c.get("customer_external_id")}
+    ext = rendered["customer_external_id"] if rendered else _reference_keys(batch, "customer_external_id")
     if ext:
         for key, pk in rows_in(Customer, "external_id", ("external_id", "pk"), ext):
             found[("external_id", str(key))] = pk
     for kind in ("email", "phone"):
-        keys = {c[f"customer_{kind}_bidx"] for _n, c in batch if c.get(f"customer_{kind}_bidx")}
+        name = f"customer_{kind}_bidx"
+        keys = rendered[name] if rendered else _reference_keys(batch, name)
         if keys:
             for key, pk in rows_in(Customer, f"{kind}_bidx", (f"{kind}_bidx", "pk"), keys, is_active=True):
                 found.setdefault((kind, key), pk)
     return found
+
+
+def _reference_keys(batch: list[CleanRow], name: str) -> set[str]:
+    return {c[name] for _n, c in batch if c.get(name)}
+
+
+def _customer_keys(batch: Batch) -> None:
+    """Cleaning thread: the batch's customer references as array literals for `_customer_lookup`."""
+    for name in ("customer_external_id", "customer_email_bidx", "customer_phone_bidx"):
+        batch.keys[name] = TextArray(_reference_keys(batch.rows, name))
 
 
 def _resolve_customer(c: dict[str, Any], found: dict[tuple[str, str], int]) -> int | None:
@@ -638,7 +701,7 @@ class ContactImporter(BaseImporter):
     def __init__(self, ctx: Context, sink: ErrorSink, outcome: Outcome) -> None:
         super().__init__(ctx, sink, outcome)
         self.table = Table(Contact)
-        self.encrypt = crypto.keyring().encrypt
+        self.encrypt = crypto.keyring().bulk_encrypter()
 
     def cleaners(self) -> dict[str, tuple[str, Callable[[Any], Any]]]:
         return {
@@ -749,6 +812,9 @@ class OrderImporter(BaseImporter):
         self.today_limit = timezone.now() + dt.timedelta(minutes=5)
         self.zone = timezone.get_current_timezone()
         self.currencies: dict[str, str | ValueError] = {}
+        self._no_refund = copy_text(self.orders.defaults()["refunded_amount"])
+        self._order_columns = self.orders.renderer(lead=self.ORDER_LEAD).columns
+        self._line_columns = self.lines.renderer(skip=("id",), lead=self.LINE_LEAD).columns
 
     def clean(self, raw: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
         # Written out without helper closures: this runs once per order row.
@@ -869,9 +935,36 @@ class OrderImporter(BaseImporter):
         # Never split one order's lines over two batches: cut only between order numbers.
         return len(batch) < 2 or batch[-1][1].get("number") != batch[-2][1].get("number") or len(batch) > 50_000
 
+    # Columns whose values the writing thread decides (ids, references, totals of the surviving lines)
+    # come first in the COPY column list; the cleaning thread renders the rest (`render_batch`).
+    ORDER_LEAD = ("id", "customer_id", "total_amount", "refunded_amount")
+    LINE_LEAD = ("order_id", "product_id", "name", "category")
+
+    def render_batch(self, batch: Batch) -> None:
+        moment = now()
+        orders = self.orders.renderer(lead=self.ORDER_LEAD)
+        lines = self.lines.renderer(skip=("id",), lead=self.LINE_LEAD)
+        for _number, c in batch.rows:
+            row = {"number": c["number"], "ordered_at": c["ordered_at"], "created_at": moment, "updated_at": moment}
+            for key in ("currency", "status", "channel"):
+                if c.get(key):
+                    row[key] = c[key]
+            c["_copy"] = orders.render(row)
+            line = c.get("line")
+            if line is not None:
+                line["_copy"] = lines.render(
+                    {k: line[k] for k in ("sku", "quantity", "unit_price", "amount") if k in line}
+                )
+                # Name and category as COPY text; "" when the file leaves them empty: the writer then takes the
+                # product's (or, for a line without a product, the SKU as its name and no category).
+                line["_name"] = copy_text(line["name"]) if line["name"] else ""
+                line["_category"] = copy_text(line["category"]) if line["category"] else ""
+        _customer_keys(batch)
+        batch.keys["number"] = TextArray(c["number"] for _n, c in batch.rows)
+
     def prepare(self, batch: list[CleanRow]) -> list[CleanRow]:
-        customers = _customer_lookup(batch)
-        numbers = {c["number"] for _n, c in batch}
+        customers = _customer_lookup(batch, self.keys or None)
+        numbers = self.keys.get("number") or {c["number"] for _n, c in batch}
         self.existing = dict(rows_in(Order, "number", ("number", "pk"), numbers))
         skus = {c["line"]["sku"] for _n, c in batch if c.get("line") and c["line"]["sku"]} - set(self.products)
         if skus:
@@ -916,11 +1009,31 @@ class OrderImporter(BaseImporter):
         line_rows: list[dict[str, Any]] = []
         replaced: list[tuple[int, dict[str, Any]]] = []
         touched: set[int] = set()
+        order_text: list[str] = []  # PostgreSQL: the cleaning thread's COPY text, the lead columns in front
+        line_text: list[str] = []
         for (_n, c), pk in zip(fresh, ids, strict=True):
             lines = lines_of.get(id(c), [])
-            order_rows.append(self._order_row(pk, c, lines, moment))
-            line_rows.extend(self._line_row(pk, line) for line in lines)
             touched.add(c["customer_id"])
+            text = c.get("_copy")  # `render_batch` renders every row and line, or none
+            if text is None:
+                order_rows.append(self._order_row(pk, c, lines, moment))
+                line_rows.extend(self._line_row(pk, line) for line in lines)
+                continue
+            total = c.get("total_amount")
+            if total is None:
+                total = sum((line["amount"] for line in lines), Decimal("0.00"))
+            refunded = total if c.get("status") == "refunded" else self._no_refund
+            order_text.append(f"{pk}\t{c['customer_id']}\t{total}\t{refunded}\t{text}")
+            for line in lines:
+                sku = line["sku"]
+                product = self.products.get(sku) if sku else None
+                if product is None:
+                    name = line["_name"] or copy_text(sku)
+                    line_text.append(f"{pk}\t{NULL_TEXT}\t{name}\t{line['_category']}\t{line['_copy']}")
+                    continue
+                name = line["_name"] or copy_text(product[1])
+                category = line["_category"] or copy_text(product[2])
+                line_text.append(f"{pk}\t{product[0]}\t{name}\t{category}\t{line['_copy']}")
         for _n, c in batch:
             if c["number"] in self.existing:
                 pk = self.existing[c["number"]]
@@ -939,7 +1052,10 @@ class OrderImporter(BaseImporter):
                 line_rows.extend(self._line_row(pk, line) for line in lines_of.get(id(c), []))
         self.orders.insert(order_rows)
         self.lines.insert(line_rows)
-        self.outcome.created += len(order_rows)
+        if order_text:
+            self.orders.copy_text(self._order_columns, order_text)
+            self.lines.copy_text(self._line_columns, line_text)
+        self.outcome.created += len(order_rows) + len(order_text)
         self.outcome.updated += len(replaced)
         self.outcome.touched_customer_ids.update(touched)
 

@@ -11,7 +11,7 @@ from openpyxl import Workbook
 
 from crm.core.errors import ValidationFailed
 from crm.customers.models import Customer
-from crm.customers.transfer import services
+from crm.customers.transfer import readers, services
 from crm.customers.transfer.tests.helpers import csv_bytes, run_import
 
 pytestmark = pytest.mark.django_db
@@ -188,3 +188,50 @@ def test_semicolon_and_tab_separated_files(admin: Any) -> None:
     job = run_import(admin, "姓名\t城市\n乙\t北京\n".encode(), name="b.txt")
     assert job.status == "succeeded", job.message
     assert sorted(Customer.objects.values_list("name", "city")) == [("乙", "北京"), ("甲", "上海")]
+
+
+def per_line_reference(data: bytes) -> list[tuple[str, bool]]:
+    """What reading line by line gives: each physical line decoded as UTF-8, else GB18030, else an error."""
+    out = []
+    for raw in io.BytesIO(data.removeprefix(b"\xef\xbb\xbf")):
+        try:
+            out.append((raw.decode("utf-8"), False))
+        except UnicodeDecodeError:
+            try:
+                out.append((raw.decode("gb18030"), False))
+            except UnicodeDecodeError:
+                out.append((raw.decode("utf-8", errors="replace"), True))
+    return out
+
+
+@pytest.mark.parametrize("block", [7, 64, 1 << 20])
+def test_block_decoding_reads_every_line_as_line_by_line_decoding_would(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    # given a file mixing UTF-8 and GBK lines, CRLF and LF endings, a quoted field spanning two lines,
+    # separators U+2028 and form feed inside fields, bytes that are neither encoding, and no final newline
+    data = b"".join(
+        [
+            "\ufeff姓名,手机,备注\r\n".encode(),
+            "张三,13800138000,第一行\n".encode(),
+            "李四,13900139000,GBK 行\r\n".encode("gbk"),
+            '王五,13700137000,"跨\n两行"\n'.encode(),
+            "赵六,13600136000,a\u2028b\x0cc\n".encode(),
+            b"\xff\xfe\xfa\xfb,1,2\n",
+            "孙七,13500135000,末行无换行".encode("gbk"),
+        ]
+    )
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(data)
+    monkeypatch.setattr(readers, "_BLOCK_BYTES", block)
+    # when it is read in blocks of `block` bytes
+    lines = [(text, bool(error)) for text, error in readers._decoded_lines(path, "utf-8")]
+    # then every physical line comes out as the line-by-line reading gives it, and the rows parse
+    assert lines == per_line_reference(data)
+    header, rows, _encoding = readers.open_rows(path, name="mixed.csv")
+    parsed = list(rows)
+    assert header == ["姓名", "手机", "备注"]
+    assert [r.values[0] for r in parsed if not r.error] == ["张三", "李四", "王五", "赵六", "孙七"]
+    assert parsed[2].values[2] == "跨\n两行"
+    assert parsed[3].values[2] == "a\u2028b\x0cc"
+    assert [r.number for r in parsed if r.error] == [7]
