@@ -946,7 +946,7 @@ class OrderImporter(BaseImporter):
         lines = self.lines.renderer(skip=("id",), lead=self.LINE_LEAD)
         for _number, c in batch.rows:
             row = {"number": c["number"], "ordered_at": c["ordered_at"], "created_at": moment, "updated_at": moment}
-            for key in ("currency", "status", "channel"):
+            for key in ("currency", "status", "channel", "custom"):
                 if c.get(key):
                     row[key] = c[key]
             c["_copy"] = orders.render(row)
