@@ -365,16 +365,22 @@ def update_product(request: HttpRequest, product_id: int, payload: s.ProductIn) 
 # --- orders ------------------------------------------------------------------------------------
 
 
-@orders.get("", summary="List orders (of one customer with ?customer_id=)")
-def list_orders(
-    request: HttpRequest,
-    customer_id: int | None = None,
-    status: str | None = None,
-    cursor: str | None = None,
-    limit: int = 50,
-) -> dict[str, Any]:
-    qs = selectors.orders_for(request.user, customer_id=customer_id, status=status)
-    rows, next_cursor = paginate(qs, cursor=cursor, limit=limit, ordering=("-ordered_at", "-id"))
+class OrderListParams(Schema):
+    customer_id: int | None = None
+    status: str | None = None
+    # JSON definition over order fields and `custom.<key>` (the customer filter language), e.g.
+    # {"conditions": [{"field": "custom.source", "op": "eq", "value": "门店"}]}
+    filter: str | None = None
+    cursor: str | None = None
+    limit: int = 50
+
+
+@orders.get("", summary="List orders (?customer_id=, ?status=, ?filter= over order and custom fields)")
+def list_orders(request: HttpRequest, params: Query[OrderListParams]) -> dict[str, Any]:
+    qs = selectors.orders_for(
+        request.user, customer_id=params.customer_id, status=params.status, definition=_definition(params.filter)
+    )
+    rows, next_cursor = paginate(qs, cursor=params.cursor, limit=params.limit, ordering=("-ordered_at", "-id"))
     return _page([s.order_out(o) for o in rows], next_cursor)
 
 
@@ -409,6 +415,15 @@ def bulk_orders(request: HttpRequest, payload: s.BulkOrdersIn) -> Status[dict[st
 
 @orders.get("/{int:order_id}", summary="One order with lines and refunds")
 def get_order(request: HttpRequest, order_id: int) -> dict[str, Any]:
+    return s.order_out(selectors.get_order_for(request.user, order_id), with_refunds=True)
+
+
+@orders.patch("/{int:order_id}", summary="Change an order's custom values (send its version, or If-Match)")
+def update_order(request: HttpRequest, order_id: int, payload: s.OrderUpdateIn) -> dict[str, Any]:
+    order = selectors.get_order_for(request.user, order_id, verb="change")
+    services.update_order(
+        order, actor=request.user, data=_data(payload), expected_version=_version(request, payload.version)
+    )
     return s.order_out(selectors.get_order_for(request.user, order_id), with_refunds=True)
 
 

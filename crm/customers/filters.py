@@ -13,11 +13,16 @@ A definition is a group::
 `validate_definition` returns a cleaned copy or raises ValidationFailed with errors keyed by the
 condition's path ("conditions.2.value"); `customer_filter_q` turns a cleaned definition into a Q
 over Customer. Encrypted fields (email, phone, id_number) only support exact match (blind index).
+
+Orders speak the same language over their own fields and custom fields (`order_filter_q`, used by
+`GET /api/v1/orders?filter=`): `{"field": "custom.source", "op": "eq", "value": "门店"}`,
+`{"field": "status", "op": "eq", "value": "paid"}`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -34,6 +39,7 @@ from crm.customers import choices
 from crm.customers.models import Customer, Need, OrderLine
 
 OBJECT_TYPE = "customers.customer"
+ORDER_OBJECT_TYPE = "customers.order"
 MAX_DEPTH = 4
 MAX_CONDITIONS = 100
 
@@ -85,6 +91,33 @@ FIELDS: dict[str, FieldSpec] = {
 # Accept Django-style "score__x" spellings too.
 FIELDS.update({name.replace(".", "__"): spec for name, spec in list(FIELDS.items()) if name.startswith("score.")})
 
+ORDER_FIELDS: dict[str, FieldSpec] = {
+    "number": FieldSpec("text", "number"),
+    "external_id": FieldSpec("text", "external_id"),
+    "channel": _choice("channel", choices.OrderChannel),
+    "status": _choice("status", choices.OrderStatus),
+    "currency": FieldSpec("text", "currency"),
+    "total_amount": FieldSpec("number", "total_amount"),
+    "refunded_amount": FieldSpec("number", "refunded_amount"),
+    "ordered_at": FieldSpec("datetime", "ordered_at"),
+    "owner": FieldSpec("fk", "owner_id"),
+    "created_at": FieldSpec("datetime", "created_at"),
+    "updated_at": FieldSpec("datetime", "updated_at"),
+}
+
+
+@dataclass(frozen=True)
+class Language:
+    """What one object type's filters may name: its fields, its custom fields, and special conditions."""
+
+    object_type: str
+    fields: Mapping[str, FieldSpec]
+    specials: frozenset[str] = frozenset()
+
+
+CUSTOMERS = Language(OBJECT_TYPE, FIELDS, frozenset({"tags", "purchase", "need"}))
+ORDERS = Language(ORDER_OBJECT_TYPE, ORDER_FIELDS)
+
 OPS_BY_KIND: dict[str, set[str]] = {
     "text": {"eq", "ne", "in", "not_in", "contains", "startswith", "is_set", "is_empty"},
     "choice": {"eq", "ne", "in", "not_in", "is_set", "is_empty"},
@@ -109,20 +142,21 @@ class _Errors:
         self.errors.setdefault(path, []).append(message)
 
 
-def _custom_definitions() -> dict[str, CustomFieldDefinition]:
-    return {d.key: d for d in CustomFieldDefinition.objects.filter(object_type=OBJECT_TYPE, is_active=True)}
+def _custom_definitions(object_type: str = OBJECT_TYPE) -> dict[str, CustomFieldDefinition]:
+    return {d.key: d for d in CustomFieldDefinition.objects.filter(object_type=object_type, is_active=True)}
 
 
 class _CustomDefinitions(Mapping[str, CustomFieldDefinition]):
     """The active custom-field definitions, read on first use: most filters name no custom field,
     and the customer list should not pay a query for them on every page."""
 
-    def __init__(self) -> None:
+    def __init__(self, object_type: str = OBJECT_TYPE) -> None:
+        self._object_type = object_type
         self._found: dict[str, CustomFieldDefinition] | None = None
 
     def _load(self) -> dict[str, CustomFieldDefinition]:
         if self._found is None:
-            self._found = _custom_definitions()
+            self._found = _custom_definitions(self._object_type)
         return self._found
 
     def __getitem__(self, key: str) -> CustomFieldDefinition:
@@ -286,7 +320,11 @@ def _clean_need(value: Any) -> dict[str, Any]:
 
 
 def _clean_condition(
-    cond: Any, path: str, errors: _Errors, custom: Mapping[str, CustomFieldDefinition]
+    cond: Any,
+    path: str,
+    errors: _Errors,
+    custom: Mapping[str, CustomFieldDefinition],
+    language: Language = CUSTOMERS,
 ) -> dict[str, Any] | None:
     if not isinstance(cond, Mapping):
         errors.add(path, _("Send a JSON object."))
@@ -310,11 +348,11 @@ def _clean_condition(
         )
         if kind == "datetime":
             ops = OPS_BY_KIND["date"]
-    elif field in {"tags", "purchase", "need"}:
+    elif field in language.specials:
         kind = field
         ops = OPS_BY_KIND[field]
-    elif field in FIELDS:
-        spec = FIELDS[field]
+    elif field in language.fields:
+        spec = language.fields[field]
         kind, allowed = spec.kind, spec.choices
         ops = OPS_BY_KIND[kind]
     else:
@@ -345,7 +383,12 @@ def _clean_condition(
 
 
 def _clean_group(
-    group: Any, path: str, errors: _Errors, custom: Mapping[str, CustomFieldDefinition], depth: int
+    group: Any,
+    path: str,
+    errors: _Errors,
+    custom: Mapping[str, CustomFieldDefinition],
+    depth: int,
+    language: Language = CUSTOMERS,
 ) -> Any:
     if not isinstance(group, Mapping):
         errors.add(path or "definition", _("Send a JSON object."))
@@ -367,9 +410,9 @@ def _clean_group(
     for index, cond in enumerate(raw_conditions):
         cond_path = f"{path}conditions.{index}"
         if isinstance(cond, Mapping) and "conditions" in cond:
-            sub = _clean_group(cond, f"{cond_path}.", errors, custom, depth + 1)
+            sub = _clean_group(cond, f"{cond_path}.", errors, custom, depth + 1, language)
         else:
-            sub = _clean_condition(cond, cond_path, errors, custom)
+            sub = _clean_condition(cond, cond_path, errors, custom, language)
         if sub is not None:
             cleaned.append(sub)
     return {"match": match, "conditions": cleaned}
@@ -380,11 +423,13 @@ def validate_definition(definition: Any) -> dict[str, Any]:
     return _validate(definition, _CustomDefinitions())
 
 
-def _validate(definition: Any, custom: Mapping[str, CustomFieldDefinition]) -> dict[str, Any]:
+def _validate(
+    definition: Any, custom: Mapping[str, CustomFieldDefinition], language: Language = CUSTOMERS
+) -> dict[str, Any]:
     if definition in (None, {}):
         return {"match": "all", "conditions": []}
     errors = _Errors()
-    cleaned = _clean_group(definition, "", errors, custom, 1)
+    cleaned = _clean_group(definition, "", errors, custom, 1, language)
     if errors.errors:
         raise ValidationFailed(_("The filter is not valid."), errors=errors.errors)
     return dict(cleaned)
@@ -429,6 +474,18 @@ def _op_q(lookup: str, op: str, value: Any, *, kind: str = "") -> Q:
     raise ValueError(op)
 
 
+def _member_q(lookup: str, value: str) -> Q:
+    """A JSON list at `lookup` holds the string `value`, on SQLite too (no JSON containment there).
+
+    The list's text is searched for the quoted value. Django stores JSON with non-ASCII escaped
+    ("\\u95e8") while imports write it as is; PostgreSQL's jsonb prints it unescaped either way, so
+    both spellings are tried (for ASCII values they are the same).
+    """
+    plain, escaped = f'"{value}"', json.dumps(value)
+    q = Q(**{f"{lookup}__icontains": plain})
+    return q if escaped == plain else q | Q(**{f"{lookup}__icontains": escaped})
+
+
 def _custom_q(key: str, op: str, value: Any, definition: CustomFieldDefinition | None) -> Q:
     lookup = f"custom__{key}"
     kind = _custom_kind(definition) if definition else "text"
@@ -436,7 +493,7 @@ def _custom_q(key: str, op: str, value: Any, definition: CustomFieldDefinition |
         if op in {"is_set", "is_empty"}:
             q = Q(**{f"{lookup}__isnull": False})
             return q if op == "is_set" else ~q
-        parts = [Q(**{f"{lookup}__icontains": f'"{v}"'}) for v in value]
+        parts = [_member_q(lookup, v) for v in value]
         if op == "has_all":
             return _combine(parts, "all")
         if op == "has_none":
@@ -511,7 +568,9 @@ def _combine(parts: list[Q], match: str) -> Q:
     return result
 
 
-def _condition_q(cond: Mapping[str, Any], custom: Mapping[str, CustomFieldDefinition]) -> Q:
+def _condition_q(
+    cond: Mapping[str, Any], custom: Mapping[str, CustomFieldDefinition], language: Language = CUSTOMERS
+) -> Q:
     field, op, value = cond["field"], cond["op"], cond["value"]
     if field.startswith("custom."):
         key = field.removeprefix("custom.")
@@ -522,7 +581,7 @@ def _condition_q(cond: Mapping[str, Any], custom: Mapping[str, CustomFieldDefini
         return _purchase_q(op, value)
     if field == "need":
         return _need_q(op, value)
-    spec = FIELDS[field]
+    spec = language.fields[field]
     if spec.kind == "blind" and op == "eq":
         try:
             return Q(**{spec.lookup: blind_index(spec.blind_kind, value)})
@@ -531,8 +590,13 @@ def _condition_q(cond: Mapping[str, Any], custom: Mapping[str, CustomFieldDefini
     return _op_q(spec.lookup, op, value, kind=spec.kind)
 
 
-def _group_q(group: Mapping[str, Any], custom: Mapping[str, CustomFieldDefinition]) -> Q:
-    parts = [_group_q(c, custom) if "conditions" in c else _condition_q(c, custom) for c in group.get("conditions", [])]
+def _group_q(
+    group: Mapping[str, Any], custom: Mapping[str, CustomFieldDefinition], language: Language = CUSTOMERS
+) -> Q:
+    parts = [
+        _group_q(c, custom, language) if "conditions" in c else _condition_q(c, custom, language)
+        for c in group.get("conditions", [])
+    ]
     return _combine(parts, group.get("match", "all"))
 
 
@@ -540,6 +604,12 @@ def customer_filter_q(definition: Mapping[str, Any] | None) -> Q:
     """The Q over Customer for a definition (validated here, so callers may pass raw input)."""
     custom = _CustomDefinitions()  # validation and the Q share one read, made only if needed
     return _group_q(_validate(definition, custom), custom)
+
+
+def order_filter_q(definition: Mapping[str, Any] | None) -> Q:
+    """The Q over Order for a definition naming order fields and order custom fields (validated here)."""
+    custom = _CustomDefinitions(ORDER_OBJECT_TYPE)
+    return _group_q(_validate(definition, custom, ORDERS), custom, ORDERS)
 
 
 def _one_or_many(field: str, raw: str) -> dict[str, Any]:

@@ -292,6 +292,9 @@ class Order(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     external_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 — unique: NULL marks "none"
+    # The database default ('{}') keeps raw inserts that name no custom column working (demo data,
+    # benches) and lets migration 0008 add the column to a 10M-row table without rewriting it.
+    custom = models.JSONField(_("custom fields"), default=dict, db_default={}, blank=True)
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)

@@ -151,6 +151,14 @@ class OrderIn(_In):
     external_id: str | None = None
     owner: int | None = None
     lines: list[OrderLineIn] = []
+    custom: dict[str, Any] | None = None
+
+
+class OrderUpdateIn(_In):
+    """Only the custom values change this way: amounts move through refunds and cancels."""
+
+    custom: dict[str, Any] | None = None
+    version: int | None = None
 
 
 class BulkOrdersIn(_In):
@@ -422,6 +430,7 @@ def order_row_out(row: Mapping[str, Any], lines: Iterable[Mapping[str, Any]]) ->
         "total_amount": _money(row["total_amount"]),
         "refunded_amount": _money(row["refunded_amount"]),
         "external_id": row["external_id"],
+        "custom": row["custom"],
         "version": row["version"],
         "lines": [order_line_row_out(line) for line in lines],
     }

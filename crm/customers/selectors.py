@@ -13,7 +13,7 @@ from crm.core.access import check_pk, get_for, visible_to
 from crm.core.batched_reads import fetch_values_together
 from crm.core.errors import NotFound
 from crm.core.models import CustomFieldDefinition, TimelineEvent
-from crm.customers.filters import customer_filter_q, definition_from_params
+from crm.customers.filters import customer_filter_q, definition_from_params, order_filter_q
 from crm.customers.models import (
     Contact,
     Customer,
@@ -343,6 +343,7 @@ ORDER_FIELDS = (
     "total_amount",
     "refunded_amount",
     "external_id",
+    "custom",
     "version",
 )
 ORDER_LINE_FIELDS = ("id", "order_id", "sku", "name", "category", "quantity", "unit_price", "amount")
@@ -494,12 +495,21 @@ def get_product_for(user: Any, pk: Any, verb: str = "view") -> Product:
     return get_for(user, verb, Product, pk)
 
 
-def orders_for(user: Any, *, customer_id: int | None = None, status: str | None = None) -> QuerySet[Order]:
+def orders_for(
+    user: Any,
+    *,
+    customer_id: int | None = None,
+    status: str | None = None,
+    definition: Mapping[str, Any] | None = None,
+) -> QuerySet[Order]:
+    """Visible orders; `definition` is an order filter (order fields, `custom.<key>`; crm.customers.filters)."""
     qs = visible_to(user, "view", Order).select_related("customer")
     if customer_id:
         qs = qs.filter(customer_id=customer_id)
     if status:
         qs = qs.filter(status=status)
+    if definition:
+        qs = qs.filter(order_filter_q(definition))
     return qs.prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("id")))
 
 

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from crm.core.access import can, check_writable, has_verb, visible_to
 from crm.core.audit import diff, record_audit, snapshot
 from crm.core.crypto import blind_index
-from crm.core.custom_fields import clean_custom_values
+from crm.core.custom_fields import clean_custom_values, definitions_for
 from crm.core.errors import Conflict, Forbidden, ValidationFailed, check_version
 from crm.core.models import CustomFieldDefinition, TimelineEvent
 from crm.core.money import CENT, clean_amount, clean_currency
@@ -45,6 +45,7 @@ from crm.customers.models import (
 from crm.identity.models import User
 
 MAX_BULK_ORDERS = 1000
+ORDER_TYPE = "customers.order"
 CUSTOMER_FIELDS = (
     "kind",
     "name",
@@ -873,6 +874,7 @@ def _plan_order(
     products: Mapping[str, Product],
     errors: _Errors,
     prefix: str = "",
+    definitions: list[CustomFieldDefinition] | None = None,
 ) -> _OrderPlan | None:
     allowed = {
         "customer_id",
@@ -885,6 +887,7 @@ def _plan_order(
         "total_amount",
         "external_id",
         "owner",
+        "custom",
     }
     for name in sorted(set(data) - allowed):
         errors.add(f"{prefix}{name}", _("Unknown field."))
@@ -904,6 +907,7 @@ def _plan_order(
     currency = errors.run(f"{prefix}currency", lambda: clean_currency(data.get("currency") or "CNY"))
     external_id = errors.run(f"{prefix}external_id", lambda: _external_id(data.get("external_id")))
     owner = errors.run(f"{prefix}owner", lambda: _user(data.get("owner"))) if data.get("owner") else None
+    custom = _order_custom(data, errors, prefix, definitions)
     raw_lines = data.get("lines") or []
     lines: list[OrderLine] = []
     if not isinstance(raw_lines, list):
@@ -961,7 +965,7 @@ def _plan_order(
         errors.add(f"{prefix}lines", _("Add at least one line, or give the total amount."))
     if customer is None:
         errors.add(f"{prefix}customer_id", _("Choose an existing customer you may see."))
-    if len(errors.errors) > start or customer is None or ordered_at is None or total is None:
+    if len(errors.errors) > start or customer is None or ordered_at is None or total is None or custom is None:
         return None
     order = Order(
         customer=customer,
@@ -973,8 +977,26 @@ def _plan_order(
         total_amount=total,
         external_id=external_id,
         owner_id=owner.pk if owner is not None else customer.owner_id,
+        custom=custom,
     )
     return _OrderPlan(order, lines)
+
+
+def _order_custom(
+    data: Mapping[str, Any], errors: _Errors, prefix: str, definitions: list[CustomFieldDefinition] | None
+) -> dict[str, Any] | None:
+    """A new order's custom values (required fields checked even when `custom` is absent), or None on errors."""
+    raw = data.get("custom")
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        errors.add(f"{prefix}custom", _("Send a JSON object."))
+        return None
+    value: dict[str, Any] | None = errors.run(
+        f"{prefix}custom",
+        lambda: clean_custom_values(ORDER_TYPE, raw, definitions=definitions, prefix=f"{prefix}custom."),
+    )
+    return value
 
 
 def _products_for(skus: Iterable[str]) -> dict[str, Product]:
@@ -1038,6 +1060,7 @@ def create_order(customer: Customer, *, actor: Any, data: Mapping[str, Any]) -> 
             changes={
                 "total_amount": {"before": None, "after": str(order.total_amount)},
                 "status": {"before": None, "after": order.status},
+                **({"custom": {"before": None, "after": order.custom}} if order.custom else {}),
             },
             extra={
                 "customer_id": customer.pk,
@@ -1080,6 +1103,7 @@ def bulk_create_orders(
         errors.add("orders", _("Send at most %(n)s orders per request.") % {"n": MAX_BULK_ORDERS})
     errors.raise_if_any()
     products = _products_for(sku for data in orders for sku in _line_skus(data))
+    definitions = definitions_for(ORDER_TYPE)  # read once for the whole batch
     plans: list[tuple[int, _OrderPlan]] = []
     for index, data in enumerate(orders):
         prefix = f"orders.{index}."
@@ -1090,7 +1114,9 @@ def bulk_create_orders(
             customer = customers.get(int(data.get("customer_id") or 0))
         except (TypeError, ValueError):
             customer = None
-        plan = _plan_order(data, customer=customer, products=products, errors=errors, prefix=prefix)
+        plan = _plan_order(
+            data, customer=customer, products=products, errors=errors, prefix=prefix, definitions=definitions
+        )
         if plan is not None:
             plans.append((index, plan))
     _check_unique_numbers(plans, errors, lambda i: f"orders.{i}.")
@@ -1257,9 +1283,51 @@ def cancel_order(order: Order, *, actor: Any, expected_version: int | None = Non
     return locked
 
 
+ORDER_CHANGEABLE_FIELDS = ("custom",)
+
+
+def update_order(order: Order, *, actor: Any, data: Mapping[str, Any], expected_version: int | None) -> Order:
+    """Change an order's custom values (the keys sent; null removes one). Amounts, status and lines
+    change only through refunds and cancels, so the totals and the scores stay consistent."""
+    check_writable(actor, Order, [k for k in data if k in ORDER_CHANGEABLE_FIELDS])
+    errors = _Errors()
+    known = {f.name for f in Order._meta.get_fields()}
+    for name in sorted(set(data) - set(ORDER_CHANGEABLE_FIELDS)):
+        errors.add(name, _("This cannot be changed.") if name in known else _("Unknown field."))
+    raw = data.get("custom", {})
+    if not isinstance(raw, Mapping):
+        errors.add("custom", _("Send a JSON object."))
+    else:
+        errors.run("custom", lambda: clean_custom_values(ORDER_TYPE, raw, partial=True))
+    errors.raise_if_any()
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        check_version(locked.version, expected_version)
+        before = snapshot(locked, ORDER_CHANGEABLE_FIELDS)
+        # Merged into the locked row's values: a concurrent change to other keys is kept.
+        locked.custom = clean_custom_values(ORDER_TYPE, raw, existing=locked.custom, partial=True)
+        changes = diff(before, snapshot(locked, ORDER_CHANGEABLE_FIELDS))
+        if not changes:
+            return locked
+        locked.version = F("version") + 1
+        locked.updated_at = timezone.now()
+        locked.save(update_fields=["custom", "version", "updated_at"])
+        locked.refresh_from_db(fields=["version"])
+        record_audit(actor=actor, verb="change", obj=locked, changes=changes, extra={"customer_id": locked.customer_id})
+        record_event(
+            customer_id=locked.customer_id,
+            kind="order.updated",
+            actor=actor,
+            subject="Order updated",
+            payload={"key": "order.updated", "number": locked.number, "fields": sorted(changes)},
+            obj=locked,
+        )
+    return locked
+
+
 # --- custom-field definitions and saved views --------------------------------------------------
 
-CUSTOM_FIELD_OBJECT_TYPES = ("customers.customer", "customers.contact", "customers.need")
+CUSTOM_FIELD_OBJECT_TYPES = ("customers.customer", "customers.contact", "customers.need", ORDER_TYPE)
 
 
 def save_custom_field(

@@ -28,6 +28,7 @@ urlpatterns = [
     path("orders/<int:order_id>/", views.order_detail, name="order"),
     path("orders/<int:order_id>/refund/", views.order_refund, name="order-refund"),
     path("orders/<int:order_id>/cancel/", views.order_cancel, name="order-cancel"),
+    path("orders/<int:order_id>/edit/", views.order_edit, name="order-edit"),
     path("products/", views.product_list, name="products"),
     path("products/<int:product_id>/", views.product_edit, name="product-edit"),
     path("need-types/", views.need_type_list, name="need-types"),

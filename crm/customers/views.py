@@ -18,12 +18,12 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from crm.core.access import field_policy, get_for, has_verb
+from crm.core.access import can, field_policy, get_for, has_verb
 from crm.core.api import paginate
 from crm.core.errors import DomainError, NotFound
 from crm.core.models import CustomFieldDefinition
 from crm.customers import choices, selectors, services
-from crm.customers.models import Contact, Customer, NeedType, Product
+from crm.customers.models import Contact, Customer, NeedType, Order, Product
 from crm.customers.search import search_customers
 
 LIST_PARAMS = (
@@ -418,7 +418,7 @@ def validate_field(request: HttpRequest) -> HttpResponse:
     if name:
         value = request.POST.getlist(name) if name.startswith("custom.") else request.POST.get(name, "")
         try:
-            if name.startswith("custom.") and object_type in {"customer", "contact", "need"}:
+            if name.startswith("custom.") and object_type in {"customer", "contact", "need", "order"}:
                 from crm.core.custom_fields import clean_custom_values
 
                 clean_custom_values(
@@ -634,7 +634,9 @@ def order_create(request: HttpRequest, customer_id: int) -> HttpResponse:
                 "currency": request.POST.get("currency", ""),
                 "number": request.POST.get("number", ""),
                 "lines": filled,
+                **_form_data(request.POST, ()),  # custom.<key> inputs → "custom"
             }
+            values["custom"] = data.get("custom", {})
             try:
                 services.create_order(customer, actor=request.user, data=data)
                 messages.success(request, _("Order recorded."))
@@ -661,6 +663,7 @@ def order_create(request: HttpRequest, customer_id: int) -> HttpResponse:
                 ],
                 "channels": choices.OrderChannel.choices,
                 "products": selectors.products_for(request.user, active_only=True)[:500],
+                "custom_fields": _custom_fields(services.ORDER_TYPE),
             },
             status=422 if errors else 200,
         )
@@ -705,11 +708,54 @@ def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
 
 @login_required
 def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
-    return _guard(
-        lambda: render(
-            request, "customers/order_detail.html", {"order": selectors.get_order_for(request.user, order_id)}
-        )
+    return _guard(lambda: _order_page(request, selectors.get_order_for(request.user, order_id)))
+
+
+def _order_page(
+    request: HttpRequest, order: Order, values: Mapping[str, Any] | None = None, errors: Mapping[str, str] | None = None
+) -> HttpResponse:
+    """The order page: facts, lines, refunds, and its custom values with a form to change them."""
+    definitions = _custom_fields(services.ORDER_TYPE)
+    return render(
+        request,
+        "customers/order_detail.html",
+        {
+            "order": order,
+            "custom_rows": [(d, order.custom[d.key]) for d in definitions if d.key in order.custom],
+            "custom_fields": definitions,
+            "can_change": bool(definitions)
+            and field_policy(request.user, Order).can_write("custom")
+            and can(request.user, "change", order),
+            "values": values if values is not None else {"custom": order.custom, "version": order.version},
+            "errors": errors or {},
+        },
+        status=422 if errors else 200,
     )
+
+
+@login_required
+@require_POST
+def order_edit(request: HttpRequest, order_id: int) -> HttpResponse:
+    """Change the order's custom values (the only part of an order that is edited in place)."""
+
+    def act() -> HttpResponse:
+        order = selectors.get_order_for(request.user, order_id, verb="change")
+        data = _form_data(request.POST, ())
+        version = request.POST.get("version", "")
+        try:
+            services.update_order(
+                order,
+                actor=request.user,
+                data={"custom": data.get("custom", {})},
+                expected_version=int(version) if version.isdigit() else None,
+            )
+        except DomainError as exc:
+            values = {"custom": data.get("custom", {}), "version": version}
+            return _order_page(request, order, values, _flat_errors(exc) or {"form": str(exc.detail)})
+        messages.success(request, _("Order saved."))
+        return redirect("customers:order", order_id=order.pk)
+
+    return _guard(act)
 
 
 # --- products, need types, custom fields ----------------------------------------------------------

@@ -52,6 +52,18 @@ def tier_label(value: Any) -> str:
 
 
 @register.filter
+def custom_value(value: Any) -> str:
+    """A stored custom-field value as text: yes/no, a list joined with commas, anything else as is."""
+    if value is True:
+        return str(_("yes"))
+    if value is False:
+        return str(_("no"))
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+@register.filter
 def event_text(event: Any) -> str:
     """A translated sentence for a timeline event, from its neutral payload key."""
     payload = event.payload or {}
@@ -88,6 +100,7 @@ def event_text(event: Any) -> str:
             }
         ),
         "order.cancelled": lambda: _("Order %(number)s cancelled") % {"number": payload.get("number", "")},
+        "order.updated": lambda: _("Order %(number)s updated") % {"number": payload.get("number", "")},
         "note.added": lambda: _("Note: %(text)s") % {"text": payload.get("text", "")},
         "import.created": lambda: _("Created by an import"),
     }

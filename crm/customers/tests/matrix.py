@@ -165,7 +165,10 @@ matrix.register(
                 matrix.api_detail("/api/v1/orders/{pk}"),
                 matrix.api_list("/api/v1/orders?customer_id={obj.customer_id}"),
             ],
-            "change": [matrix.Probe("POST /api/v1/orders/{pk}/cancel", _cancel)],
+            "change": [
+                matrix.Probe("POST /api/v1/orders/{pk}/cancel", _cancel),
+                matrix.api_patch("/api/v1/orders/{pk}", lambda obj: {"custom": {}, "version": obj.version}),
+            ],
             "create": [
                 matrix.api_create(
                     "/api/v1/orders",

@@ -92,6 +92,22 @@ def test_custom_fields_tags_scores_purchases_needs_and_blind_index(people: dict[
     assert names({"conditions": [{"field": "email", "op": "eq", "value": " ZS@example.com "}]}) == {"张三"}
 
 
+def test_multi_choice_with_chinese_values_matches_however_the_json_is_spelt(db: Any) -> None:
+    # given Chinese choices stored by Django (escaped, "\\u8336") and by an import (as is)
+    CustomFieldDefinition.objects.create(
+        object_type="customers.customer", key="likes", label="爱好", field_type="multi_choice", choices=["茶", "咖啡"]
+    )
+    Customer.objects.create(name="甲", custom={"likes": ["茶"]})
+    Customer.objects.create(name="乙", custom={"likes": ["咖啡"]})
+    from crm.customers.transfer.bulk import Table
+
+    Table(Customer).insert([{"name": "丙", "custom": {"likes": ["茶", "咖啡"]}}])
+    # when filtering; then both spellings match
+    assert names({"conditions": [{"field": "custom.likes", "op": "has_any", "value": ["茶"]}]}) == {"甲", "丙"}
+    assert names({"conditions": [{"field": "custom.likes", "op": "has_all", "value": ["茶", "咖啡"]}]}) == {"丙"}
+    assert names({"conditions": [{"field": "custom.likes", "op": "has_none", "value": ["茶"]}]}) == {"乙"}
+
+
 def test_created_range_and_simple_params(people: dict[str, Customer]) -> None:
     Customer.objects.filter(name="李四").update(created_at=timezone.now() - dt.timedelta(days=40))
     assert names({"conditions": [{"field": "created_at", "op": "last_days", "value": 30}]}) == {"张三", "Ann Lee"}

@@ -239,6 +239,57 @@ def test_need_form_shows_and_validates_need_custom_fields(
     assert "field-error" in inline
 
 
+def test_360_shows_custom_values_whole(admin_client: Client, zhang: Customer, admin_user: Any) -> None:
+    # given a text, a multi-choice and a yes/no value
+    for key, kind, choices in (("plan", "text", []), ("likes", "multi_choice", ["茶", "咖啡"]), ("vip", "boolean", [])):
+        services.save_custom_field(
+            actor=admin_user,
+            data={
+                "object_type": "customers.customer",
+                "key": key,
+                "label": key,
+                "field_type": kind,
+                "choices": choices,
+            },
+        )
+    Customer.objects.filter(pk=zhang.pk).update(custom={"plan": "金卡", "likes": ["茶", "咖啡"], "vip": True})
+    # when the 360 page is shown in Chinese
+    page = admin_client.get(f"/customers/{zhang.pk}/", headers={"Accept-Language": "zh-hans"}).content.decode()
+    # then text is not split into characters, lists are joined, booleans are words
+    assert "<dt>plan</dt><dd>金卡</dd>" in page
+    assert "<dt>likes</dt><dd>茶, 咖啡</dd>" in page
+    assert "<dt>vip</dt><dd>是</dd>" in page
+
+
+def test_unticking_every_box_of_a_multi_choice_clears_it(
+    admin_client: Client, zhang: Customer, admin_user: Any
+) -> None:
+    # given a need whose multi-choice field has two boxes ticked
+    services.save_need_type(actor=admin_user, data={"code": "quote", "name": "报价"})
+    services.save_custom_field(
+        actor=admin_user,
+        data={
+            "object_type": "customers.need",
+            "key": "topics",
+            "label": "主题",
+            "field_type": "multi_choice",
+            "choices": ["价格", "交期"],
+        },
+    )
+    need = services.create_need(
+        zhang, actor=admin_user, data={"need_type": "quote", "title": "报价", "custom": {"topics": ["价格", "交期"]}}
+    )
+    url = f"/customers/needs/{need.pk}/edit/"
+    form = admin_client.get(url).content.decode()
+    # the form sends an empty marker with the boxes, so "none ticked" reaches the server
+    assert '<input type="hidden" name="custom.topics[]" value="">' in form
+    base = {"need_type": "quote", "title": "报价", "level": "normal", "status": "open", "version": need.version}
+    response = admin_client.post(url, {**base, "custom.topics[]": ""})
+    assert response.status_code == 302
+    need.refresh_from_db()
+    assert need.custom == {}
+
+
 def test_360_shows_priority_reasons_as_sentences(admin_client: Client, zhang: Customer) -> None:
     # given a stored score whose reasons are codes with parameters
     from crm.customers.models import CustomerScore

@@ -875,6 +875,8 @@ class OrderImporter(BaseImporter):
             c["line"] = line
         elif total in (None, ""):
             errors["total_amount"] = _("Give the order's amount, or its quantity and unit price.")
+        if self.has_custom:
+            c["custom"] = self.clean_custom(raw, errors)
         return c
 
     def _currency(self, value: Any) -> str:
@@ -945,7 +947,7 @@ class OrderImporter(BaseImporter):
         lines = self.lines.renderer(skip=("id",), lead=self.LINE_LEAD)
         for _number, c in batch.rows:
             row = {"number": c["number"], "ordered_at": c["ordered_at"], "created_at": moment, "updated_at": moment}
-            for key in ("currency", "status", "channel"):
+            for key in ("currency", "status", "channel", "custom"):
                 if c.get(key):
                     row[key] = c[key]
             c["_copy"] = orders.render(row)
@@ -1045,7 +1047,7 @@ class OrderImporter(BaseImporter):
                 touched.add(c["customer_id"])
         if replaced:
             OrderLine.objects.filter(order_id__in=[pk for pk, _r in replaced]).delete()
-            update_rows(self.orders.name, replaced)
+            update_rows(self.orders.name, replaced, json_columns=self.orders.json_columns)
             for pk, _row in replaced:
                 c = next(c for _n, c in batch if self.existing.get(c["number"]) == pk)
                 line_rows.extend(self._line_row(pk, line) for line in lines_of.get(id(c), []))
@@ -1074,6 +1076,12 @@ class OrderImporter(BaseImporter):
         for key in ("currency", "status", "channel"):
             if c.get(key):
                 row[key] = c[key]
+        if c.get("custom"):
+            custom = c["custom"]
+            if c["number"] in self.existing:  # an update keeps the values its row leaves empty
+                stored = Order.objects.filter(pk=pk).values_list("custom", flat=True).first()
+                custom = {**(stored or {}), **custom}
+            row["custom"] = custom
         if row.get("status") == "refunded":
             row["refunded_amount"] = total
         return row

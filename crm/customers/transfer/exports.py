@@ -93,16 +93,19 @@ def _customer_columns() -> list[Column]:
         Column("created_at", gettext_lazy("created at"), _attr("created_at")),
         Column("updated_at", gettext_lazy("updated at"), _attr("updated_at")),
     ]
-    for definition in CustomFieldDefinition.objects.filter(object_type="customers.customer", is_active=True).order_by(
-        "position", "key"
-    ):
-        columns.append(Column("custom", definition.label, _custom_getter(definition.key)))
-    return columns
+    return columns + _custom_columns("customers.customer", lambda customer: customer)
 
 
-def _custom_getter(key: str) -> Callable[[Any], Any]:
-    def get(obj: Any) -> Any:
-        value = (obj.custom or {}).get(key)
+def _custom_columns(object_type: str, record: Callable[[Any], Any]) -> list[Column]:
+    """One column per active custom field of `object_type`, headed by its label (imports map it back);
+    `record` picks the object holding `custom` out of an exported row. Field rules speak of `custom`."""
+    definitions = CustomFieldDefinition.objects.filter(object_type=object_type, is_active=True)
+    return [Column("custom", d.label, _custom_getter(d.key, record)) for d in definitions.order_by("position", "key")]
+
+
+def _custom_getter(key: str, record: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def get(row: Any) -> Any:
+        value = (record(row).custom or {}).get(key)
         return ";".join(str(v) for v in value) if isinstance(value, list) else value
 
     return get
@@ -144,6 +147,8 @@ def _order_columns() -> list[Column]:
         Column("lines", gettext_lazy("category"), line("category")),
         Column("lines", gettext_lazy("quantity"), line("quantity")),
         Column("lines", gettext_lazy("unit price"), line("unit_price")),
+        # Per order: every line of the order repeats them, as it repeats the order's other columns.
+        *_custom_columns("customers.order", lambda pair: pair[0]),
     ]
 
 

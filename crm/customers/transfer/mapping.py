@@ -91,7 +91,7 @@ ORDER_FIELDS: dict[str, tuple[Any, tuple[str, ...]]] = {
 }
 
 FIELDS_BY_KIND = {"customers": CUSTOMER_FIELDS, "contacts": CONTACT_FIELDS, "orders": ORDER_FIELDS}
-CUSTOM_OBJECT_TYPE = {"customers": "customers.customer", "contacts": "customers.contact", "orders": ""}
+CUSTOM_OBJECT_TYPE = {"customers": "customers.customer", "contacts": "customers.contact", "orders": "customers.order"}
 REQUIRED = {"customers": ("name",), "contacts": ("name",), "orders": ("number", "ordered_at")}
 IGNORE = ""
 CUSTOM_PREFIX = "custom."

@@ -143,6 +143,52 @@ def test_orders_export_one_row_per_line(admin: Any, admin_session: Client) -> No
     assert len(rows) == 3
 
 
+def test_orders_export_has_the_order_custom_columns_and_imports_back(admin: Any, admin_session: Client) -> None:
+    from crm.customers import services
+    from crm.customers.models import Order
+
+    # given two order fields, one inactive, and an order with values imported by label
+    for key, label, kind, choices, active in (
+        ("source", "订单来源", "choice", ["门店", "电商"], True),
+        ("gifts", "赠品", "multi_choice", ["茶杯", "礼袋"], True),
+        ("old", "旧字段", "text", [], False),
+    ):
+        definition = services.save_custom_field(
+            actor=admin,
+            data={"object_type": "customers.order", "key": key, "label": label, "field_type": kind, "choices": choices},
+        )
+        if not active:
+            services.save_custom_field(actor=admin, data={"is_active": False}, instance=definition)
+    run_import(admin, csv_bytes([["外部编号", "姓名"], ["C1", "甲"]]))
+    run_import(
+        admin,
+        csv_bytes(
+            [
+                ["订单号", "客户编号", "下单时间", "商品名称", "数量", "单价", "订单来源", "赠品"],
+                ["O1", "C1", "2025-01-01", "a", "1", "2", "门店", "茶杯;礼袋"],
+                ["O1", "C1", "2025-01-01", "b", "2", "3", "", ""],
+            ]
+        ),
+        kind="orders",
+        name="o.csv",
+    )
+    # when exported
+    response = admin_session.get("/customers/imports/export/?records=orders&format=csv")
+    exported = b"".join(response.streaming_content)
+    rows = decoded_csv(exported)
+    # then the active fields are columns by label, filled on every line of the order
+    header = rows[0]
+    assert {"订单来源", "赠品"} <= set(header)
+    assert "旧字段" not in header
+    source, gifts = header.index("订单来源"), header.index("赠品")
+    assert [(r[source], r[gifts]) for r in rows[1:]] == [("门店", "茶杯;礼袋"), ("门店", "茶杯;礼袋")]
+    # and the file imports back with the same values
+    Order.objects.all().delete()
+    job = run_import(admin, exported, kind="orders", name="again.csv")
+    assert job.status == "succeeded", job.errors
+    assert Order.objects.get().custom == {"source": "门店", "gifts": ["茶杯", "礼袋"]}
+
+
 def test_page_export_honours_the_list_filters(admin: Any, admin_session: Client) -> None:
     Customer.objects.create(name="上海客户", city="上海")
     Customer.objects.create(name="北京客户", city="北京")

@@ -135,3 +135,110 @@ def test_order_times_are_in_the_local_zone_and_rows_must_be_adjacent(admin: Any,
     first = Order.objects.get(number="T1").ordered_at
     assert timezone.localtime(first).hour == 10
     assert timezone.localtime(Order.objects.get(number="T2").ordered_at).hour == 0
+
+
+@pytest.fixture
+def order_fields(admin: Any) -> None:
+    from crm.customers import services
+
+    services.save_custom_field(
+        actor=admin,
+        data={
+            "object_type": "customers.order",
+            "key": "source",
+            "label": "订单来源",
+            "field_type": "choice",
+            "choices": ["门店", "电商"],
+        },
+    )
+    services.save_custom_field(
+        actor=admin,
+        data={
+            "object_type": "customers.order",
+            "key": "gifts",
+            "label": "赠品",
+            "field_type": "multi_choice",
+            "choices": ["茶杯", "礼袋"],
+        },
+    )
+
+
+def _custom_order_file() -> bytes:
+    # columns named by label (订单来源) and by key (custom:gifts style headers map by key too)
+    return csv_bytes(
+        [
+            ["订单号", "客户编号", "下单时间", "金额", "订单来源", "gifts"],
+            ["K1", "C1", "2025-01-02", "10", "门店", "茶杯;礼袋"],
+            ["K2", "C1", "2025-01-03", "20", "地摊", ""],
+            ["K3", "C2", "2025-01-04", "30", "", "礼袋"],
+        ]
+    )
+
+
+def test_order_custom_columns_are_validated_per_row_in_a_dry_run(
+    admin: Any, customers: None, order_fields: None
+) -> None:
+    job = run_import(admin, _custom_order_file(), kind="orders", name="o.csv", mode="valid_rows", dry_run=True)
+    # the bad choice is a field-level error of its row; nothing is written
+    assert [(e["row"], e["field"]) for e in job.errors] == [(3, "custom.source")]
+    assert "地摊" in job.errors[0]["message"]
+    assert job.created_count == 2
+    assert not Order.objects.exists()
+
+
+def test_order_custom_columns_valid_rows_skips_only_the_bad_row(
+    admin: Any, customers: None, order_fields: None
+) -> None:
+    job = run_import(admin, _custom_order_file(), kind="orders", name="o.csv", mode="valid_rows")
+    assert [(e["row"], e["field"]) for e in job.errors] == [(3, "custom.source")]
+    assert job.created_count == 2
+    stored = dict(Order.objects.values_list("number", "custom"))
+    assert stored == {"K1": {"source": "门店", "gifts": ["茶杯", "礼袋"]}, "K3": {"gifts": ["礼袋"]}}
+
+
+def test_order_custom_columns_all_or_nothing_writes_nothing(admin: Any, customers: None, order_fields: None) -> None:
+    job = run_import(admin, _custom_order_file(), kind="orders", name="o.csv", mode="all_or_nothing")
+    assert job.status == "failed"
+    assert [(e["row"], e["field"]) for e in job.errors] == [(3, "custom.source")]
+    assert not Order.objects.exists()
+
+
+def test_order_upsert_merges_custom_values_and_empty_cells_keep_them(
+    admin: Any, customers: None, order_fields: None
+) -> None:
+    header = ["订单号", "客户编号", "下单时间", "金额"]
+    job = run_import(admin, csv_bytes([header, ["U1", "C1", "2025-01-01", "10"]]), kind="orders", name="o.csv")
+    assert job.status == "succeeded", job.errors
+    assert Order.objects.get().custom == {}
+    # re-imported by order number with custom columns: the order takes the row's values
+    job = run_import(
+        admin,
+        csv_bytes([[*header, "订单来源", "赠品"], ["U1", "C1", "2025-01-01", "20", "门店", "茶杯"]]),
+        kind="orders",
+        name="o.csv",
+        upsert_by="external_id",
+    )
+    assert job.status == "succeeded", job.errors
+    assert job.updated_count == 1
+    order = Order.objects.get()
+    assert (order.total_amount, order.custom) == (Decimal("20.00"), {"source": "门店", "gifts": ["茶杯"]})
+    # an empty cell keeps what is stored; a filled one replaces it
+    job = run_import(
+        admin,
+        csv_bytes([[*header, "订单来源", "赠品"], ["U1", "C1", "2025-01-01", "20", "电商", ""]]),
+        kind="orders",
+        name="o.csv",
+        upsert_by="external_id",
+    )
+    assert job.status == "succeeded", job.errors
+    assert Order.objects.get().custom == {"source": "电商", "gifts": ["茶杯"]}
+    # and a later re-import without custom columns leaves them alone
+    job = run_import(
+        admin,
+        csv_bytes([header, ["U1", "C1", "2025-01-01", "30"]]),
+        kind="orders",
+        name="o.csv",
+        upsert_by="external_id",
+    )
+    assert job.status == "succeeded", job.errors
+    assert Order.objects.get().custom == {"source": "电商", "gifts": ["茶杯"]}
