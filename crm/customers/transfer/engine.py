@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import datetime as dt
+import gc
 import json
 import queue
 import re
@@ -51,6 +52,38 @@ from crm.identity.models import User
 ERRORS_KEPT_ON_JOB = 200
 PROGRESS_EVERY_SECONDS = 0.5
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_saved: tuple[int, ...] = ()
+
+
+@contextlib.contextmanager
+def bulk_garbage_collection() -> Iterator[None]:
+    """Cyclic garbage collection tuned for the many short-lived row dicts of an import.
+
+    With the default thresholds an order import spent ~7 µs per row in collections, most of it in
+    full ones walking every object of the process (Django, the app) while batches were alive. Objects
+    alive at the start are frozen (left out of collections) and young collections run every 50,000
+    allocations instead of 700; the first import of a process to start changes this and the last to
+    finish undoes it. Rows make no reference cycles, so nothing waits longer to be freed than before.
+    """
+    global _gc_users, _gc_saved
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_saved = gc.get_threshold()
+            gc.freeze()
+            gc.set_threshold(max(_gc_saved[0], 50_000), *_gc_saved[1:])
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.set_threshold(*_gc_saved)
+                gc.unfreeze()
 
 
 class Cancelled(Exception):
@@ -260,6 +293,10 @@ class BaseImporter(abc.ABC):
                     self.fail(item[0], "", _("The database refused this row: %(reason)s") % {"reason": exc})
 
     def run(self, rows: Iterator[Row]) -> Outcome:
+        with bulk_garbage_collection():
+            return self._run(rows)
+
+    def _run(self, rows: Iterator[Row]) -> Outcome:
         last_report = time.monotonic()
         # Closed explicitly, so that a cancel or a database error stops the reading thread at once.
         with contextlib.closing(self.batches(rows)) as batches:

@@ -7,6 +7,7 @@ must be the one of a single batch, and the fast cleaning paths must agree with t
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import threading
 from collections.abc import Iterator
@@ -171,3 +172,23 @@ def test_error_file_lists_rows_in_file_order_across_batches(admin: Any, small_ba
     assert numbers == [2, 5, 8, 11]
     assert job.created_count == 8  # would be created; dry run
     assert not Customer.objects.exists()
+
+
+def test_garbage_collection_settings_are_restored_after_an_import(admin: Any) -> None:
+    # given the process's collection settings
+    before = gc.get_threshold()
+    # when an import runs (and while it runs, collections are tuned for many short-lived rows)
+    seen: list[tuple[int, ...]] = []
+    with engine.bulk_garbage_collection():
+        seen.append(gc.get_threshold())
+        assert gc.get_freeze_count() > 0
+        # a second import in the same process finishing first leaves the first one's settings alone
+        with engine.bulk_garbage_collection():
+            pass
+        assert gc.get_threshold() == seen[0]
+    job = run_import(admin, csv_bytes([["姓名"], ["甲"], ["乙"]]))
+    # then the settings are as before, nothing stays frozen, and the import worked
+    assert seen[0][0] >= 50_000
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+    assert job.created_count == 2
