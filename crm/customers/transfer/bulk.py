@@ -38,7 +38,8 @@ def _sqlite_value(value: Any) -> Any:
 # COPY text format: backslash, tab, newline and carriage return are escaped; NULL is \N.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _COPY_SPECIAL = frozenset("\\\t\n\r")
-_COPY_CHUNK = 1 << 20
+# COPY text goes out in chunks of this size: PostgreSQL works on one while the next is made.
+_COPY_CHUNK = 1 << 17
 NULL_TEXT = "\\N"  # NULL in COPY text format
 _UNSET = object()
 

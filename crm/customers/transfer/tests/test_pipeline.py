@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import json
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -174,21 +175,22 @@ def test_error_file_lists_rows_in_file_order_across_batches(admin: Any, small_ba
     assert not Customer.objects.exists()
 
 
-def test_garbage_collection_settings_are_restored_after_an_import(admin: Any) -> None:
-    # given the process's collection settings
-    before = gc.get_threshold()
-    # when an import runs (and while it runs, collections are tuned for many short-lived rows)
-    seen: list[tuple[int, ...]] = []
-    with engine.bulk_garbage_collection():
-        seen.append(gc.get_threshold())
+def test_runtime_settings_are_tuned_during_imports_and_restored_after(admin: Any) -> None:
+    # given the process's collection and thread-switch settings
+    before = (gc.get_threshold(), sys.getswitchinterval())
+    # when an import runs (and while it runs, they are tuned for many short-lived rows and two threads)
+    seen: list[tuple[tuple[int, ...], float]] = []
+    with engine.bulk_runtime():
+        seen.append((gc.get_threshold(), sys.getswitchinterval()))
         assert gc.get_freeze_count() > 0
         # a second import in the same process finishing first leaves the first one's settings alone
-        with engine.bulk_garbage_collection():
+        with engine.bulk_runtime():
             pass
-        assert gc.get_threshold() == seen[0]
+        assert (gc.get_threshold(), sys.getswitchinterval()) == seen[0]
     job = run_import(admin, csv_bytes([["姓名"], ["甲"], ["乙"]]))
     # then the settings are as before, nothing stays frozen, and the import worked
-    assert seen[0][0] >= 50_000
-    assert gc.get_threshold() == before
+    assert seen[0][0][0] >= 50_000
+    assert seen[0][1] <= engine.SWITCH_INTERVAL
+    assert (gc.get_threshold(), sys.getswitchinterval()) == before
     assert gc.get_freeze_count() == 0
     assert job.created_count == 2
