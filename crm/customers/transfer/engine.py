@@ -122,7 +122,12 @@ class Outcome:
 
 
 class ErrorSink:
-    """Every bad row goes to a JSON-lines file; the first few are also kept in memory for the job row."""
+    """Every bad row goes to a JSON-lines file; the first few are also kept in memory for the job row.
+
+    A batch's errors come from two places — cleaning (reading thread) and the database checks (writing
+    thread) — so they are held until the batch ends and written in row order: the file and the job list
+    rows as they stand in the file.
+    """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
@@ -130,22 +135,28 @@ class ErrorSink:
         self.first: list[dict[str, Any]] = []
         self.rows: set[int] = set()
         self.count_rows = 0
+        self._pending: list[RowError] = []
 
     def add(self, error: RowError) -> None:
         if error.row not in self.rows:
             self.count_rows += 1
             # Only the current batch's row numbers are needed to tell "already counted" apart.
             self.rows.add(error.row)
-        item = error.as_dict()
-        if len(self.first) < ERRORS_KEPT_ON_JOB:
-            self.first.append(item)
-        if self._fh is not None:
-            self._fh.write(json.dumps(item, ensure_ascii=False) + "\n")
+        self._pending.append(error)
 
     def end_batch(self) -> None:
+        self._pending.sort(key=lambda error: error.row)  # stable: one row's errors keep their order
+        for error in self._pending:
+            item = error.as_dict()
+            if len(self.first) < ERRORS_KEPT_ON_JOB:
+                self.first.append(item)
+            if self._fh is not None:
+                self._fh.write(json.dumps(item, ensure_ascii=False) + "\n")
+        self._pending.clear()
         self.rows.clear()
 
     def close(self) -> None:
+        self.end_batch()
         if self._fh is not None:
             self._fh.close()
 

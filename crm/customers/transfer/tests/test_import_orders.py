@@ -242,3 +242,22 @@ def test_order_upsert_merges_custom_values_and_empty_cells_keep_them(
     )
     assert job.status == "succeeded", job.errors
     assert Order.objects.get().custom == {"source": "电商", "gifts": ["茶杯"]}
+
+
+def test_errors_are_listed_in_row_order_whichever_check_found_them(admin: Any, customers: None) -> None:
+    # given an order for an unknown customer (found by the database check) before a bad date (found
+    # while cleaning), and a good order after them
+    data = csv_bytes(
+        [
+            ["订单号", "客户编号", "下单时间", "金额"],
+            ["E1", "NOBODY", "2025-01-02", "10"],
+            ["E2", "C1", "not a date", "10"],
+            ["E3", "C1", "2025-01-03", "10"],
+        ]
+    )
+    # when it is imported keeping the valid rows
+    job = run_import(admin, data, kind="orders", name="o.csv", mode="valid_rows")
+    # then the errors come in the order of the file's rows, and the good order is in
+    assert [e["row"] for e in job.errors] == [2, 3]
+    assert [e["field"] for e in job.errors] == ["customer", "ordered_at"]
+    assert job.created_count == 1
