@@ -122,6 +122,7 @@ def _contact_columns() -> list[Column]:
         Column("email", Contact._meta.get_field("email").verbose_name, _attr("email")),
         Column("phone", Contact._meta.get_field("phone").verbose_name, _attr("phone")),
         Column("is_primary", Contact._meta.get_field("is_primary").verbose_name, _attr("is_primary")),
+        *_custom_columns("customers.contact", lambda contact: contact),
     ]
 
 

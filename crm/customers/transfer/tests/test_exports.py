@@ -189,6 +189,34 @@ def test_orders_export_has_the_order_custom_columns_and_imports_back(admin: Any,
     assert Order.objects.get().custom == {"source": "门店", "gifts": ["茶杯", "礼袋"]}
 
 
+def test_contacts_export_has_the_contact_custom_columns_and_imports_back(admin: Any, admin_session: Client) -> None:
+    from crm.customers import services
+    from crm.customers.models import Contact
+
+    # given a contact field and a contact with a value, imported by the field's label
+    services.save_custom_field(
+        actor=admin,
+        data={"object_type": "customers.contact", "key": "role", "label": "决策角色", "field_type": "choice",
+              "choices": ["决策人", "使用人"]},
+    )  # fmt: skip
+    run_import(admin, csv_bytes([["外部编号", "姓名"], ["C1", "甲"]]))
+    job = run_import(
+        admin, csv_bytes([["客户编号", "姓名", "决策角色"], ["C1", "王经理", "决策人"]]), kind="contacts", name="c.csv"
+    )
+    assert job.status == "succeeded", job.errors
+    # when the contacts are exported
+    response = admin_session.get("/customers/imports/export/?records=contacts&format=csv")
+    exported = b"".join(response.streaming_content)
+    rows = decoded_csv(exported)
+    # then the field is a column headed by its label, with the value
+    assert rows[1][rows[0].index("决策角色")] == "决策人"
+    # and the file imports back with the same value
+    Contact.objects.all().delete()
+    job = run_import(admin, exported, kind="contacts", name="again.csv")
+    assert job.status == "succeeded", job.errors
+    assert Contact.objects.get().custom == {"role": "决策人"}
+
+
 def test_page_export_honours_the_list_filters(admin: Any, admin_session: Client) -> None:
     Customer.objects.create(name="上海客户", city="上海")
     Customer.objects.create(name="北京客户", city="北京")
