@@ -9,13 +9,13 @@ from django.http import HttpRequest, HttpResponsePermanentRedirect
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 
-from crm.core.access import field_policy, get_for, visible_to
+from crm.core.access import check_writable, field_policy, get_for, visible_to
 from crm.core.api import paginate
 from crm.core.errors import NotFound, ValidationFailed
 from crm.core.models import CustomFieldDefinition
 from crm.customers import schemas as s
 from crm.customers import selectors, services
-from crm.customers.models import Contact, Customer, CustomerChannel, NeedType, SavedView
+from crm.customers.models import Contact, Customer, CustomerChannel, Need, NeedType, Order, SavedView
 from crm.customers.search import search_customers
 
 customers = Router(tags=["customers"])
@@ -266,6 +266,17 @@ def delete_contact(request: HttpRequest, contact_id: int) -> Status[None]:
 # --- needs and need types ----------------------------------------------------------------------
 
 
+def _need(request: HttpRequest, need_id: int) -> dict[str, Any]:
+    """One need as the API shows it: fields hidden from the user's role left out."""
+    return field_policy(request.user, Need).strip(s.need_out(selectors.get_need_for(request.user, need_id)))
+
+
+def _order(request: HttpRequest, order_id: int) -> dict[str, Any]:
+    """One order with lines and refunds as the API shows it: fields hidden from the user's role left out."""
+    order = selectors.get_order_for(request.user, order_id)
+    return field_policy(request.user, Order).strip(s.order_out(order, with_refunds=True))
+
+
 @needs.get("", summary="List needs (filter by customer_id, status, level)")
 def list_needs(
     request: HttpRequest,
@@ -277,7 +288,8 @@ def list_needs(
 ) -> dict[str, Any]:
     qs = selectors.needs_for(request.user, customer_id=customer_id, status=status, level=level)
     rows, next_cursor = paginate(qs, cursor=cursor, limit=limit, ordering=("-id",))
-    return _page([s.need_out(n) for n in rows], next_cursor)
+    policy = field_policy(request.user, Need)
+    return _page([policy.strip(s.need_out(n)) for n in rows], next_cursor)
 
 
 @needs.post("", summary="Record a customer need", response={201: dict})
@@ -287,13 +299,14 @@ def create_need(request: HttpRequest, payload: s.NeedIn) -> Status[dict[str, Any
     customer = selectors.get_customer_for(request.user, payload.customer_id, verb="view")
     data = _data(payload)
     data.pop("customer_id", None)
+    check_writable(request.user, Need, [k for k in data if k != "version"])
     need = services.create_need(customer, actor=request.user, data=data)
-    return Status(201, s.need_out(selectors.get_need_for(request.user, need.pk)))
+    return Status(201, _need(request, need.pk))
 
 
 @needs.get("/{int:need_id}", summary="One need")
 def get_need(request: HttpRequest, need_id: int) -> dict[str, Any]:
-    return s.need_out(selectors.get_need_for(request.user, need_id))
+    return _need(request, need_id)
 
 
 @needs.patch("/{int:need_id}", summary="Change a need (status, level, …)")
@@ -302,8 +315,9 @@ def update_need(request: HttpRequest, need_id: int, payload: s.NeedIn) -> dict[s
     data = _data(payload)
     if "customer_id" in data:
         raise ValidationFailed(_("Some fields are not valid."), errors={"customer_id": [_("This cannot be changed.")]})
+    check_writable(request.user, Need, [k for k in data if k != "version"])
     services.update_need(need, actor=request.user, data=data, expected_version=_version(request, payload.version))
-    return s.need_out(selectors.get_need_for(request.user, need_id))
+    return _need(request, need_id)
 
 
 @needs.post("/{int:need_id}/convert", summary="Turn a need into a deal or a ticket")
@@ -312,7 +326,7 @@ def convert_need(request: HttpRequest, need_id: int, payload: s.ConvertIn) -> di
     services.convert_need(
         need, actor=request.user, target=payload.target, expected_version=_version(request, payload.version)
     )
-    return s.need_out(selectors.get_need_for(request.user, need_id))
+    return _need(request, need_id)
 
 
 @misc.get("/need-types", summary="The configurable list of need types", tags=["needs"])
@@ -381,7 +395,8 @@ def list_orders(request: HttpRequest, params: Query[OrderListParams]) -> dict[st
         request.user, customer_id=params.customer_id, status=params.status, definition=_definition(params.filter)
     )
     rows, next_cursor = paginate(qs, cursor=params.cursor, limit=params.limit, ordering=("-ordered_at", "-id"))
-    return _page([s.order_out(o) for o in rows], next_cursor)
+    policy = field_policy(request.user, Order)
+    return _page([policy.strip(s.order_out(o)) for o in rows], next_cursor)
 
 
 @orders.post("", summary="Record an order with its lines", response={201: dict})
@@ -392,7 +407,7 @@ def create_order(request: HttpRequest, payload: s.OrderIn) -> Status[dict[str, A
     if "lines" in data:
         data["lines"] = [{k: v for k, v in line.items() if v is not None} for line in data["lines"]]
     order = services.create_order(customer, actor=request.user, data=data)
-    return Status(201, s.order_out(selectors.get_order_for(request.user, order.pk), with_refunds=True))
+    return Status(201, _order(request, order.pk))
 
 
 @orders.post("/bulk", summary="Record up to 1,000 orders at once: all or nothing", response={201: dict})
@@ -415,7 +430,7 @@ def bulk_orders(request: HttpRequest, payload: s.BulkOrdersIn) -> Status[dict[st
 
 @orders.get("/{int:order_id}", summary="One order with lines and refunds")
 def get_order(request: HttpRequest, order_id: int) -> dict[str, Any]:
-    return s.order_out(selectors.get_order_for(request.user, order_id), with_refunds=True)
+    return _order(request, order_id)
 
 
 @orders.patch("/{int:order_id}", summary="Change an order's custom values (send its version, or If-Match)")
@@ -424,7 +439,7 @@ def update_order(request: HttpRequest, order_id: int, payload: s.OrderUpdateIn) 
     services.update_order(
         order, actor=request.user, data=_data(payload), expected_version=_version(request, payload.version)
     )
-    return s.order_out(selectors.get_order_for(request.user, order_id), with_refunds=True)
+    return _order(request, order_id)
 
 
 @orders.post("/{int:order_id}/refunds", summary="Refund part or all of an order", response={201: dict})
@@ -433,14 +448,14 @@ def refund_order(request: HttpRequest, order_id: int, payload: s.RefundIn) -> St
     services.refund_order(
         order, actor=request.user, amount=payload.amount, reason=payload.reason, refunded_at=payload.refunded_at
     )
-    return Status(201, s.order_out(selectors.get_order_for(request.user, order_id), with_refunds=True))
+    return Status(201, _order(request, order_id))
 
 
 @orders.post("/{int:order_id}/cancel", summary="Cancel an order without refunds")
 def cancel_order(request: HttpRequest, order_id: int, payload: s.VersionIn) -> dict[str, Any]:
     order = selectors.get_order_for(request.user, order_id, verb="change")
     services.cancel_order(order, actor=request.user, expected_version=_version(request, payload.version))
-    return s.order_out(selectors.get_order_for(request.user, order_id), with_refunds=True)
+    return _order(request, order_id)
 
 
 # --- search, custom fields, saved views, tags ---------------------------------------------------

@@ -347,6 +347,56 @@ def test_create_honours_idempotency_key(api_client: Client) -> None:
     assert Customer.objects.filter(name="赵六").count() == 1
 
 
+def test_needs_and_orders_honour_the_roles_field_rules(admin_user: Any) -> None:
+    from crm.identity.models import Role, RoleFieldRule, RolePermission
+    from crm.testing.factories import make_token, make_user
+
+    # given a role that may work with needs and orders but not see amounts or need descriptions,
+    # nor change a need's level
+    role = Role.objects.create(code="no-money", name="No amounts")
+    for object_type in ("customers.customer", "customers.need", "customers.order"):
+        for verb in ("view", "change", "create"):
+            RolePermission.objects.create(role=role, object_type=object_type, verb=verb, scope=4)
+    for object_type, field, mode in (
+        ("customers.order", "total_amount", RoleFieldRule.HIDDEN),
+        ("customers.need", "description", RoleFieldRule.HIDDEN),
+        ("customers.need", "level", RoleFieldRule.READ_ONLY),
+    ):
+        RoleFieldRule.objects.create(role=role, object_type=object_type, field=field, mode=mode)
+    client = Client(headers={"Authorization": f"Bearer {make_token(make_user(role=role))}"})
+    customer = services.create_customer(actor=admin_user, data={"name": "孙八"})
+    services.create_order(
+        customer,
+        actor=admin_user,
+        data={"ordered_at": "2025-01-02T10:00:00+08:00", "lines": [{"name": "茶", "quantity": 1, "unit_price": "88"}]},
+    )
+    need_type = services.save_need_type(actor=admin_user, data={"code": "quote", "name": "报价"})
+    need = services.create_need(
+        customer, actor=admin_user, data={"need_type": need_type.code, "title": "报价", "description": "预算 5 万"}
+    )
+    order_id = Order.objects.get(customer=customer).pk
+    # then the hidden fields are absent from what the role reads, one record or a page of them
+    assert "total_amount" not in client.get(f"/api/v1/orders/{order_id}").json()
+    assert "total_amount" not in client.get("/api/v1/orders").json()["items"][0]
+    assert client.get(f"/api/v1/orders/{order_id}").json()["id"] == order_id
+    assert "description" not in client.get(f"/api/v1/needs/{need.pk}").json()
+    assert "description" not in client.get("/api/v1/needs").json()["items"][0]
+    # and writing a hidden or read-only need field is refused with field errors, nothing written
+    refused = patch(client, f"/api/v1/needs/{need.pk}", {"level": "urgent", "title": "新标题"})
+    assert refused.status_code == 403
+    assert "level" in fields(refused)
+    need.refresh_from_db()
+    assert (need.level, need.title) == ("normal", "报价")
+    created = post(
+        client,
+        "/api/v1/needs",
+        {"customer_id": customer.pk, "need_type": need_type.code, "title": "x", "description": "y"},
+    )
+    assert created.status_code == 403
+    # while fields the role may write still change
+    assert patch(client, f"/api/v1/needs/{need.pk}", {"title": "新标题"}).status_code == 200
+
+
 def test_patch_refuses_hidden_or_read_only_fields_for_the_role(admin_user: Any) -> None:
     from crm.identity.models import Role, RoleFieldRule, RolePermission
     from crm.testing.factories import make_token, make_user
