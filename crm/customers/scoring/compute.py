@@ -19,8 +19,8 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -43,7 +43,6 @@ Ints = NDArray[np.int64]
 Progress = Callable[[str, int, int], None]
 
 DAY = 86400.0
-WEEK = 7 * DAY
 HORIZON_WEEKS = 52.0  # "next 12 months"
 FIT_SAMPLE = 100_000  # customers used to fit the models in a full run (random, fixed seed)
 MIN_FIT_CUSTOMERS = 50  # fewer customers with orders: keep the previous parameters
@@ -93,26 +92,30 @@ SCORE_COLUMNS = (
 
 @dataclass
 class Aggregates:
-    """Per-customer order aggregates, aligned arrays sorted by customer id."""
+    """Per-customer order aggregates, aligned arrays sorted by customer id.
+
+    Orders (RFM): `orders`, `first_epoch`, `last_epoch` (exact times), `monetary` (net spend).
+    Purchase days (BG/NBD, Gamma-Gamma): a customer's orders on one calendar day in TIME_ZONE are
+    one transaction; `days` of them, the first and last as day numbers (days since 1970-01-01),
+    and `repeat_spend`, the net spend of all days but the first.
+    """
 
     customer_id: Ints
     orders: Floats
     first_epoch: Floats
     last_epoch: Floats
     monetary: Floats
+    days: Floats
+    first_day: Floats
+    last_day: Floats
+    repeat_spend: Floats
 
     @classmethod
     def empty(cls) -> Aggregates:
-        return cls(*(np.zeros(0, dtype=np.int64 if i == 0 else np.float64) for i in range(5)))  # type: ignore[arg-type]
+        return cls(np.zeros(0, dtype=np.int64), *(np.zeros(0) for _ in range(8)))
 
     def take(self, part: slice | Ints) -> Aggregates:
-        return Aggregates(
-            self.customer_id[part],
-            self.orders[part],
-            self.first_epoch[part],
-            self.last_epoch[part],
-            self.monetary[part],
-        )
+        return Aggregates(*(getattr(self, f.name)[part] for f in fields(self)))
 
 
 @dataclass
@@ -166,18 +169,18 @@ def _net_spend() -> str:
     return "SUM(CAST(ROUND((o.total_amount - o.refunded_amount) * 100) AS INTEGER)) / 100.0"
 
 
-def _aggregate_select(where_ids: str, *, epochs: bool = True) -> str:
-    """Per customer: orders, first and last order time (epoch seconds, or raw timestamps), net spend."""
-    order = Order._meta.db_table
+def _counted() -> str:
     statuses = ", ".join(f"'{s}'" for s in COUNTED_STATUSES)
-    first, last = "MIN(o.ordered_at)", "MAX(o.ordered_at)"
-    if epochs:
-        first, last = _epoch(first), _epoch(last)
+    return f"o.status IN ({statuses})"
+
+
+def _aggregate_select(where_ids: str) -> str:
+    """RFM aggregates in plain SQL (orders, first and last order time, net spend), for `quintile_cuts`."""
+    first, last = _epoch("MIN(o.ordered_at)"), _epoch("MAX(o.ordered_at)")
     return (
         f"SELECT o.customer_id, COUNT(*) AS orders, {first} AS first_epoch, {last} AS last_epoch, "
-        f"{_net_spend()} AS monetary "
-        f"FROM {order} o WHERE o.status IN ({statuses}) AND o.ordered_at <= %s {where_ids} "
-        f"GROUP BY o.customer_id"
+        f"{_net_spend()} AS monetary FROM {Order._meta.db_table} o "
+        f"WHERE {_counted()} AND o.ordered_at <= %s {where_ids} GROUP BY o.customer_id"
     )
 
 
@@ -191,36 +194,227 @@ def _ids_clause(ids: Sequence[int]) -> tuple[str, list[Any]]:
     return f"AND o.customer_id IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 
-def _to_arrays(rows: list[tuple[Any, ...]]) -> Aggregates:
-    if not rows:
-        return Aggregates.empty()
-    ids, orders, first, last, money = zip(*rows, strict=True)
-    first_epoch = np.asarray(first, dtype=np.float64)
-    last_epoch = np.asarray(last, dtype=np.float64)
-    if not _is_postgres():
-        # julianday() carries ~50 µs of floating-point noise at today's dates: keep milliseconds.
-        first_epoch = np.round(first_epoch, 3)
-        last_epoch = np.round(last_epoch, 3)
-    return Aggregates(
-        customer_id=np.asarray(ids, dtype=np.int64),
-        orders=np.asarray(orders, dtype=np.float64),
-        first_epoch=first_epoch,
-        last_epoch=last_epoch,
-        monetary=np.asarray([float(m) for m in money], dtype=np.float64),
+# --- orders → per-customer aggregates ------------------------------------------------------------
+
+
+@dataclass
+class OrderRows:
+    """Counted orders as aligned arrays: customer, calendar day in TIME_ZONE (days since
+    1970-01-01), exact time (Unix seconds) and net spend in cents (exact integers)."""
+
+    customer_id: Ints
+    day: Ints
+    epoch: Floats
+    cents: Ints
+
+    @classmethod
+    def empty(cls) -> OrderRows:
+        ints = np.zeros(0, dtype=np.int64)
+        return cls(customer_id=ints, day=ints, epoch=np.zeros(0), cents=ints)
+
+
+# Bytes per order in the PostgreSQL transfer (customer id, time, net cents: three big-endian int8).
+ORDER_RECORD = np.dtype([("customer_id", ">i8"), ("micros", ">i8"), ("cents", ">i8")])
+# One bytea value is at most 1 GB: above this many bytes, split the transfer into customer buckets.
+TRANSFER_BYTES = 256 * 2**20
+
+
+def _pg_order_rows(as_of: datetime, ids: Sequence[int] | None) -> OrderRows:
+    """PostgreSQL: the counted orders (all, or of `ids`) as 24-byte records concatenated into one
+    bytea (`string_agg`), sent in a single binary COPY row and read with `numpy.frombuffer`.
+
+    The workers scan, filter and encode the rows (`int8send` …) in parallel; the leader only appends
+    bytes. (Four `array_agg` arrays took twice as long: `array_send` encodes every element in the
+    leader.) A table too big for one bytea is sent as several rows, one per bucket of customers."""
+    buckets = 1
+    where: sql.Composable = sql.SQL("")
+    if ids is not None:
+        where = sql.SQL("AND o.customer_id = ANY({})").format(sql.Literal(list(ids)))
+    with connection.cursor() as cursor:
+        if ids is None:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [Order._meta.db_table])
+            estimate = max(float(cursor.fetchone()[0]), 0.0)
+            buckets = 1 + int(estimate * ORDER_RECORD.itemsize // TRANSFER_BYTES)
+            # Every row passes through the leader: price the Gather low enough that the workers do the
+            # scanning and encoding. JIT would compile for ~0.4 s and save less.
+            cursor.execute("SET LOCAL parallel_tuple_cost = 0.001")
+            cursor.execute("SET LOCAL jit = off")
+        query = sql.SQL(
+            "COPY (SELECT string_agg(record, ''::bytea) FROM ("
+            "SELECT o.customer_id % {buckets} AS bucket, int8send(o.customer_id) || timestamptz_send(o.ordered_at) "
+            "|| int8send(((o.total_amount - o.refunded_amount) * 100)::int8) AS record "
+            f"FROM {Order._meta.db_table} o WHERE {_counted()} AND o.ordered_at <= {{as_of}} {{where}} "
+            # OFFSET 0 keeps the encoding inside the subquery, i.e. in the workers.
+            "OFFSET 0) AS counted GROUP BY bucket) TO STDOUT WITH (FORMAT binary)"
+        ).format(buckets=sql.Literal(buckets), as_of=sql.Literal(as_of), where=where)
+        payload = bytearray()
+        with cursor.cursor.copy(query) as copy:
+            for block in copy:
+                payload += block
+        if ids is None:
+            cursor.execute("SET LOCAL parallel_tuple_cost TO DEFAULT")
+    records = [np.frombuffer(value, dtype=ORDER_RECORD) for value in _binary_single_values(payload)]
+    if not records:
+        return OrderRows.empty()
+    record = records[0] if len(records) == 1 else np.concatenate(records)
+    micros = record["micros"].astype(np.int64) + rows.PG_EPOCH_MICROS
+    return OrderRows(
+        customer_id=record["customer_id"].astype(np.int64),
+        day=local_days(micros // 1_000_000),
+        # Exact integer microseconds / 1e6, correctly rounded: the same float as EXTRACT(EPOCH …)::float8.
+        epoch=micros / 1e6,
+        cents=record["cents"].astype(np.int64),
     )
+
+
+def _binary_single_values(payload: bytes | bytearray) -> list[memoryview]:
+    """The non-NULL values of a binary COPY whose rows have one column each."""
+    view = memoryview(payload)
+    offset = len(rows.BINARY_HEADER)
+    values: list[memoryview] = []
+    while offset + 2 <= len(view):
+        fields_ = int.from_bytes(view[offset : offset + 2], "big", signed=True)
+        offset += 2
+        if fields_ == -1:  # trailer
+            break
+        if fields_ != 1:
+            raise ValueError(f"expected one column, got {fields_}")
+        length = int.from_bytes(view[offset : offset + 4], "big", signed=True)
+        offset += 4
+        if length >= 0:
+            values.append(view[offset : offset + length])
+            offset += length
+    return values
+
+
+def _sqlite_order_rows(as_of: datetime, ids: Sequence[int] | None) -> OrderRows:
+    """SQLite: the counted orders (all, or of `ids`); the calendar day is worked out in numpy."""
+    query = (
+        f"SELECT o.customer_id, CAST(strftime('%%s', o.ordered_at) AS INTEGER), {_epoch('o.ordered_at')}, "
+        f"CAST(ROUND((o.total_amount - o.refunded_amount) * 100) AS INTEGER) FROM {Order._meta.db_table} o "
+        f"WHERE {_counted()} AND o.ordered_at <= %s {{ids}}"
+    )
+    rows_: list[tuple[Any, ...]] = []
+    with connection.cursor() as cursor:
+        if ids is None:
+            cursor.execute(query.format(ids=""), [as_of])
+            rows_ = cursor.fetchall()
+        else:
+            for start in range(0, len(ids), ID_CHUNK):
+                clause, params = _ids_clause(ids[start : start + ID_CHUNK])
+                cursor.execute(query.format(ids=clause), [as_of, *params])
+                rows_.extend(cursor.fetchall())
+    if not rows_:
+        return OrderRows.empty()
+    customer, seconds, epoch, cents = (np.asarray(column) for column in zip(*rows_, strict=True))
+    return OrderRows(
+        customer_id=customer.astype(np.int64),
+        day=local_days(seconds.astype(np.int64)),
+        # julianday() carries ~50 µs of floating-point noise at today's dates: keep milliseconds.
+        epoch=np.round(epoch.astype(np.float64), 3),
+        cents=cents.astype(np.int64),
+    )
+
+
+def local_days(seconds: Ints) -> Ints:
+    """Calendar days in TIME_ZONE (days since 1970-01-01) of Unix times in whole seconds.
+
+    The UTC offset is looked up (zoneinfo, as Django converts times) once per hour of the span, and
+    per order only within an hour in which it changes (a daylight-saving switch that is not on the
+    hour), so the result is exact for every zone."""
+    if seconds.size == 0:
+        return seconds.astype(np.int64)
+    zone = timezone.get_default_timezone()
+
+    def offset(at: int) -> int:
+        delta = datetime.fromtimestamp(at, UTC).astimezone(zone).utcoffset()
+        return int(delta.total_seconds()) if delta is not None else 0
+
+    hours = seconds // 3600
+    low = int(hours.min())
+    span = int(hours.max()) - low + 1
+    if span <= 4 * 366 * 24 * 25:  # a table of one offset per hour of up to a century
+        starts = np.asarray([offset((low + k) * 3600) for k in range(span)], dtype=np.int64)
+        ends = np.asarray([offset((low + k) * 3600 + 3599) for k in range(span)], dtype=np.int64)
+        index = hours - low
+    else:  # a few outliers stretch the span: look up only the hours that occur
+        distinct, index = np.unique(hours, return_inverse=True)
+        starts = np.asarray([offset(int(h) * 3600) for h in distinct], dtype=np.int64)
+        ends = np.asarray([offset(int(h) * 3600 + 3599) for h in distinct], dtype=np.int64)
+    offsets = starts[index]
+    if (starts != ends).any():
+        for k in np.flatnonzero((starts != ends)[index]):
+            offsets[k] = offset(int(seconds[k]))
+    result: Ints = (seconds + offsets) // 86400
+    return result
+
+
+def local_day(moment: datetime) -> int:
+    """The calendar day in TIME_ZONE (days since 1970-01-01) of one moment, e.g. the reference time."""
+    return (timezone.localtime(moment, timezone.get_default_timezone()).date() - date(1970, 1, 1)).days
+
+
+def group_orders(rows_: OrderRows) -> Aggregates:
+    """Per-customer aggregates of order rows: one sort by (customer, day), then segment reductions.
+
+    A purchase day is all of a customer's orders on one calendar day (their spend summed), as
+    `lifetimes.utils.summary_data_from_transaction_data(..., freq="D")` groups transactions."""
+    if rows_.customer_id.size == 0:
+        return Aggregates.empty()
+    order = _customer_day_order(rows_.customer_id, rows_.day)
+    customer = rows_.customer_id[order]
+    day = rows_.day[order]
+    cents = rows_.cents[order]
+    epoch = rows_.epoch[order]
+    n = customer.size
+    new_customer = np.empty(n, dtype=bool)
+    new_customer[0] = True
+    np.not_equal(customer[1:], customer[:-1], out=new_customer[1:])
+    new_day = new_customer.copy()
+    new_day[1:] |= day[1:] != day[:-1]
+    customer_rows = np.flatnonzero(new_customer)  # first row of each customer
+    day_rows = np.flatnonzero(new_day)  # first row of each purchase day
+    day_cents = np.add.reduceat(cents, day_rows)
+    customer_days = np.flatnonzero(new_customer[day_rows])  # first purchase day of each customer
+    last_days = np.r_[customer_days[1:], day_rows.size] - 1
+    total_cents = np.add.reduceat(day_cents, customer_days)
+    return Aggregates(
+        customer_id=customer[customer_rows],
+        orders=np.diff(np.r_[customer_rows, n]).astype(np.float64),
+        first_epoch=np.minimum.reduceat(epoch, customer_rows),
+        last_epoch=np.maximum.reduceat(epoch, customer_rows),
+        # Sums of integer cents, then one division: exactly the float the SQL aggregate gives.
+        monetary=total_cents.astype(np.float64) / 100,
+        days=np.diff(np.r_[customer_days, day_rows.size]).astype(np.float64),
+        first_day=day[day_rows[customer_days]].astype(np.float64),
+        last_day=day[day_rows[last_days]].astype(np.float64),
+        repeat_spend=(total_cents - day_cents[customer_days]).astype(np.float64) / 100,
+    )
+
+
+def _customer_day_order(customer: Ints, day: Ints) -> Ints:
+    """The permutation that sorts by (customer, day): one argsort of a packed 64-bit key (about twice
+    as fast as a two-key lexsort) whenever ids and days fit in it."""
+    if int(customer.min()) >= 0 and int(customer.max()) < 2**42 and int(day.min()) >= 0 and int(day.max()) < 2**21:
+        order: Ints = np.argsort((customer << 21) | day)
+        return order
+    fallback: Ints = np.lexsort((day, customer))
+    return fallback
+
+
+def _order_rows(as_of: datetime, ids: Sequence[int] | None) -> OrderRows:
+    return _pg_order_rows(as_of, ids) if _is_postgres() else _sqlite_order_rows(as_of, ids)
 
 
 def aggregate_customers(customer_ids: Sequence[int], as_of: datetime) -> Aggregates:
     """Order aggregates of the given customers only (uses the customer/time index)."""
-    rows: list[tuple[Any, ...]] = []
-    with connection.cursor() as cursor:
-        for start in range(0, len(customer_ids), ID_CHUNK):
-            chunk = customer_ids[start : start + ID_CHUNK]
-            clause, params = _ids_clause(chunk)
-            cursor.execute(_aggregate_select(clause), [as_of, *params])
-            rows.extend(cursor.fetchall())
-    rows.sort(key=lambda row: row[0])
-    return _to_arrays(rows)
+    if not customer_ids:
+        return Aggregates.empty()
+    if not _is_postgres():
+        return group_orders(_sqlite_order_rows(as_of, customer_ids))
+    parts = [_pg_order_rows(as_of, customer_ids[s : s + ID_CHUNK]) for s in range(0, len(customer_ids), ID_CHUNK)]
+    merged = OrderRows(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(OrderRows)))
+    return group_orders(merged)
 
 
 def _raise_work_mem(cursor: Any) -> None:
@@ -231,38 +425,16 @@ def _raise_work_mem(cursor: Any) -> None:
 def aggregate_all(as_of: datetime) -> Aggregates:
     """Every active customer's order aggregates (merged customers left out), sorted by customer id.
 
-    PostgreSQL: one parallel GROUP BY whose result comes back as five arrays in a single binary
-    COPY row (`array_agg`), parsed with numpy — not a message and a Python tuple per customer.
+    The database only filters and ships the counted orders (PostgreSQL: one parallel scan whose rows
+    come back as four arrays in a single binary COPY row); numpy groups them by customer and day.
     """
-    inactive = _inactive_customers()
+    agg = group_orders(_order_rows(as_of, None))
     with connection.cursor() as cursor:
-        if not _is_postgres():
-            cursor.execute(
-                f"SELECT * FROM ({_aggregate_select('')}) a WHERE a.customer_id NOT IN ({inactive}) "
-                f"ORDER BY a.customer_id",
-                [as_of],
-            )
-            return _to_arrays(cursor.fetchall())
-        _raise_work_mem(cursor)
-        select = _aggregate_select("", epochs=False).replace("%s", "{as_of}")
-        query = sql.SQL(
-            "COPY (SELECT array_agg(customer_id), array_agg(orders), array_agg(first_epoch), "
-            "array_agg(last_epoch), array_agg(monetary) "
-            f"FROM ({select}) a WHERE a.customer_id NOT IN ({inactive})) TO STDOUT WITH (FORMAT binary)"
-        ).format(as_of=sql.Literal(as_of))
-        with cursor.cursor.copy(query) as copy:
-            payload = b"".join(bytes(block) for block in copy)
-    ids, orders, first, last, money = _binary_arrays(payload, (">i8", ">i8", ">i8", ">i8", ">f8"))
-    if ids is None or orders is None or first is None or last is None or money is None:
-        return Aggregates.empty()
-    order = np.argsort(ids, kind="stable")
-    return Aggregates(
-        customer_id=ids[order].astype(np.int64),
-        orders=orders[order].astype(np.float64),
-        first_epoch=_pg_micros_to_epoch(first[order]),
-        last_epoch=_pg_micros_to_epoch(last[order]),
-        monetary=money[order].astype(np.float64),
-    )
+        cursor.execute(_inactive_customers())
+        inactive = np.asarray([row[0] for row in cursor.fetchall()], dtype=np.int64)
+    if inactive.size:
+        agg = agg.take(np.flatnonzero(~np.isin(agg.customer_id, inactive)))
+    return agg
 
 
 def _pg_micros_to_epoch(micros: NDArray[Any]) -> Floats:
@@ -423,12 +595,14 @@ class Scored:
 
 
 def _model_inputs(agg: Aggregates, as_of: datetime) -> tuple[Floats, Floats, Floats, Floats]:
-    as_of_epoch = as_of.timestamp()
-    x = agg.orders - 1.0
-    t_x = (agg.last_epoch - agg.first_epoch) / WEEK
-    T = np.maximum((as_of_epoch - agg.first_epoch) / WEEK, t_x)
+    """BG/NBD and Gamma-Gamma inputs per customer, as `lifetimes` defines them with freq="D", in weeks:
+    x = purchase days − 1; t_x = (last − first purchase day) / 7; T = (reference day − first purchase
+    day) / 7; m = mean net spend of the repeat days (the first day left out; 0 when x = 0)."""
+    x = agg.days - 1.0
+    t_x = (agg.last_day - agg.first_day) / 7.0
+    T = np.maximum((local_day(as_of) - agg.first_day) / 7.0, t_x)
     with np.errstate(divide="ignore", invalid="ignore"):
-        m = np.where(agg.orders > 0, agg.monetary / agg.orders, 0.0)
+        m = np.where(x > 0, agg.repeat_spend / np.maximum(x, 1.0), 0.0)
     return x, t_x, T, m
 
 
@@ -465,7 +639,7 @@ def fit_state(agg: Aggregates, as_of: datetime, previous: ScoringRun | None) -> 
                     if state.gamma_gamma
                     else (1.0, 1.0, 1.0)
                 )
-                gg = value_models.fit_gamma_gamma(agg.orders[chosen], m[chosen], initial=gg_start)
+                gg = value_models.fit_gamma_gamma(x[chosen], m[chosen], initial=gg_start)
                 if gg.q > 1 and all(math.isfinite(v) and v > 0 for v in (gg.p, gg.q, gg.gamma)):
                     state.gamma_gamma = gg
             except (ValueError, FloatingPointError):
@@ -488,9 +662,10 @@ def _value_basis(agg: Aggregates, state: State) -> Basis:
     p_alive = value_models.bgnbd_p_alive(state.bgnbd, x, t_x, T)
     purchases = value_models.bgnbd_expected_purchases(state.bgnbd, HORIZON_WEEKS, x, t_x, T)
     if state.gamma_gamma is not None:
-        spend = value_models.gamma_gamma_expected_value(state.gamma_gamma, agg.orders, m)
+        spend = value_models.gamma_gamma_expected_value(state.gamma_gamma, x, m)
     else:
-        spend = m
+        # No spend model yet: the customer's own mean spend per purchase day.
+        spend = agg.monetary / np.maximum(agg.days, 1.0)
     return p_alive, purchases, purchases * spend
 
 
@@ -523,9 +698,11 @@ def score(
     segment_index = rfm.segment_indexes(r_scores, f_scores) + 1  # 0 stands for "" (no orders)
     p_alive, purchases, value = basis if basis is not None else _value_basis(agg, state)
     tier_codes = np.where(value >= state.tier_a_min, 1, np.where(value >= state.tier_b_min, 2, 3))
-    x = agg.orders - 1
+    # The usual gap between purchase days (several orders on one day are one purchase, so it is
+    # never a fraction of a day).
+    repeat_days = agg.days - 1
     with np.errstate(divide="ignore", invalid="ignore"):
-        usual_gap = np.where(x > 0, (agg.last_epoch - agg.first_epoch) / DAY / np.maximum(x, 1), np.nan)
+        usual_gap = np.where(repeat_days > 0, (agg.last_day - agg.first_day) / np.maximum(repeat_days, 1), np.nan)
 
     need_arr = needs.spread(customer_ids)
     ticket_arr = tickets.spread(customer_ids)[:, 0]

@@ -5,9 +5,10 @@ the Pareto/NBD Model", Marketing Science 24(2). Gamma-Gamma: Fader, Hardie & Lee
 "RFM and CLV: Using Iso-Value Curves for Customer Base Analysis", JMR 42(4), and Fader &
 Hardie (2013), "The Gamma-Gamma Model of Monetary Value".
 
-Inputs per customer: x = repeat purchases (orders after the first), t_x = time of the last
-purchase and T = age, both measured from the first purchase (any unit; we use weeks), and
-m = average order value of the customer's purchases (Gamma-Gamma uses customers with x > 0).
+Inputs per customer: x = repeat transactions (after the first), t_x = time of the last transaction
+and T = age, both measured from the first transaction (any unit; we use weeks), and m = mean
+value of the repeat transactions (Gamma-Gamma uses customers with x > 0). What a transaction is
+(a purchase day) is decided by `compute._model_inputs`; see docs/scoring.md.
 """
 
 from __future__ import annotations
