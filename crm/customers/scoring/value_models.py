@@ -159,9 +159,10 @@ def bgnbd_expected_purchases(params: BgNbdParams, t: float, x: Array, t_x: Array
     # ((α+T)/(α+T+t))^(r+x) · 2F1(r+x, b+x; a+b+x−1; z) after Euler's transformation
     # 2F1(A,B;C;z) = (1−z)^(C−A−B) 2F1(C−A, C−B; C; z): the same value, but its parameters no
     # longer grow with x, so frequent buyers do not overflow 2F1 to infinity.
-    numerator = 1.0 - (1.0 - z) ** (a - 1) * special.hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
-    factor = (a + b + x - 1) / (a - 1)
+    # A degenerate fit (a, b → ∞) overflows 2F1: the non-finite results are caught by the guard below.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        numerator = 1.0 - (1.0 - z) ** (a - 1) * special.hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+        factor = (a + b + x - 1) / (a - 1)
         log_ratio = (
             np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
         )
