@@ -476,6 +476,7 @@ class CustomerImporter(BaseImporter):
         )
         self.encrypt = crypto.keyring().bulk_encrypter()
         self.today = timezone.localdate()
+        self._copy_columns = self.table.renderer(lead=("id",)).columns  # the order of `render_batch`'s text
 
     def past_date(self, value: Any) -> dt.date | None:
         return cleaning.clean_past_date(value, self.today)
@@ -655,7 +656,7 @@ class CustomerImporter(BaseImporter):
                 self._merge_custom(pk, c["custom"])
         self.table.insert(inserts)
         if rendered:
-            self.table.copy_text(self.table.renderer(lead=("id",)).columns, rendered)
+            self.table.copy_text(self._copy_columns, rendered)
         if resolved_updates:
             update_rows(self.table.name, resolved_updates, json_columns=())
         self._link_tags(tag_links)
