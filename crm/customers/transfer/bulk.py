@@ -216,7 +216,6 @@ class RowRenderer:
         attnames = [a for a in table.attnames if a not in left_out]
         column_of = dict(zip(table.attnames, table.columns, strict=True))
         self.columns = [column_of[a] for a in lead] + [column_of[a] for a in attnames]
-        self.json_columns = table.json_columns
         self._template = [
             _copy_str(_json_dump(defaults[a])) if a in table.json_columns else copy_text(defaults.get(a))
             for a in attnames
