@@ -639,6 +639,7 @@ class CustomerImporter(BaseImporter):
                 tag_links.append((pk, c["tags"]))
         # Rows of this batch that update a record created earlier in the same batch.
         resolved_updates: list[tuple[int, dict[str, Any]]] = []
+        custom_merges: list[tuple[int, dict[str, Any]]] = []
         for target, c in updates:
             pk = new_keys.get(self._key_of(c), target) if target == -1 else target
             values: dict[str, Any] = {}
@@ -653,12 +654,15 @@ class CustomerImporter(BaseImporter):
             if c.get("tags"):
                 tag_links.append((pk, c["tags"]))
             if c.get("custom"):
-                self._merge_custom(pk, c["custom"])
+                custom_merges.append((pk, c["custom"]))
         self.table.insert(inserts)
         if rendered:
             self.table.copy_text(self._copy_columns, rendered)
         if resolved_updates:
             update_rows(self.table.name, resolved_updates, json_columns=())
+        # After the inserts: a row may update a record that an earlier row of this batch created.
+        for pk, values in custom_merges:
+            self._merge_custom(pk, values)
         self._link_tags(tag_links)
         created = [pk for (_c, _key), pk in zip(pending, ids, strict=True)]
         updated_ids = sorted({pk for pk, _v in resolved_updates} - set(created))

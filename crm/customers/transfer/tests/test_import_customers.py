@@ -189,6 +189,20 @@ def test_custom_fields_by_label_and_unknown_choice(admin: Any) -> None:
     assert Customer.objects.get().custom == {"level": "金"}
 
 
+def test_a_record_twice_in_one_batch_keeps_the_custom_values_of_both_rows(admin: Any) -> None:
+    from crm.core.models import CustomFieldDefinition
+
+    # given two customer fields, and a file naming one customer twice, each row filling one field
+    for key, label in (("level", "会员等级"), ("hobby", "爱好")):
+        CustomFieldDefinition.objects.create(object_type="customers.customer", key=key, label=label, field_type="text")
+    data = csv_bytes([["外部编号", "姓名", "会员等级", "爱好"], ["D1", "甲", "金", ""], ["D1", "甲", "", "茶"]])
+    # when it is imported with upsert by external id (both rows in one batch)
+    job = run_import(admin, data, upsert_by="external_id")
+    # then the one customer has both values: the second row's merge comes after the first row's insert
+    assert job.status == "succeeded", job.errors
+    assert Customer.objects.get().custom == {"level": "金", "hobby": "茶"}
+
+
 def test_cancel_rolls_back_everything(admin: Any) -> None:
     import io
 
