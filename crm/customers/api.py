@@ -142,8 +142,9 @@ def get_customer(request: HttpRequest, customer_id: int) -> dict[str, Any] | Htt
     data = s.customer_row_out(view.customer, view.tags, policy)
     data["contacts"] = [s.contact_row_out(c, contact_policy) for c in view.contacts]
     data["channels"] = [s.channel_row_out(c, policy) for c in view.channels]
-    data["needs"] = [s.need_row_out(n) for n in view.needs]
-    data["recent_orders"] = [s.order_row_out(o, o["lines"]) for o in view.orders]
+    need_policy, order_policy = field_policy(request.user, Need), field_policy(request.user, Order)
+    data["needs"] = [need_policy.strip(s.need_row_out(n)) for n in view.needs]
+    data["recent_orders"] = [order_policy.strip(s.order_row_out(o, o["lines"])) for o in view.orders]
     data["order_count"] = view.order_count
     data["recent_events"] = [s.event_row_out(e) for e in view.events]
     return data

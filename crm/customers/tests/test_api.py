@@ -381,6 +381,11 @@ def test_needs_and_orders_honour_the_roles_field_rules(admin_user: Any) -> None:
     assert client.get(f"/api/v1/orders/{order_id}").json()["id"] == order_id
     assert "description" not in client.get(f"/api/v1/needs/{need.pk}").json()
     assert "description" not in client.get("/api/v1/needs").json()["items"][0]
+    # and so in the customer's 360 answer
+    whole = client.get(f"/api/v1/customers/{customer.pk}").json()
+    assert "description" not in whole["needs"][0]
+    assert "total_amount" not in whole["recent_orders"][0]
+    assert whole["needs"][0]["title"] == "报价"
     # and writing a hidden or read-only need field is refused with field errors, nothing written
     refused = patch(client, f"/api/v1/needs/{need.pk}", {"level": "urgent", "title": "新标题"})
     assert refused.status_code == 403
