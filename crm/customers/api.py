@@ -300,7 +300,7 @@ def create_need(request: HttpRequest, payload: s.NeedIn) -> Status[dict[str, Any
     customer = selectors.get_customer_for(request.user, payload.customer_id, verb="view")
     data = _data(payload)
     data.pop("customer_id", None)
-    check_writable(request.user, Need, [k for k in data if k != "version"])
+    check_writable(request.user, Need, data)
     need = services.create_need(customer, actor=request.user, data=data)
     return Status(201, _need(request, need.pk))
 
@@ -316,7 +316,7 @@ def update_need(request: HttpRequest, need_id: int, payload: s.NeedIn) -> dict[s
     data = _data(payload)
     if "customer_id" in data:
         raise ValidationFailed(_("Some fields are not valid."), errors={"customer_id": [_("This cannot be changed.")]})
-    check_writable(request.user, Need, [k for k in data if k != "version"])
+    check_writable(request.user, Need, data)
     services.update_need(need, actor=request.user, data=data, expected_version=_version(request, payload.version))
     return _need(request, need_id)
 
