@@ -15,11 +15,44 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.servers.basehttp import ThreadedWSGIServer
+from django.test.testcases import LiveServerThread
+
+
+class OneRequestAtATime(ThreadedWSGIServer):
+    """The live server of the browser tests, running one request at a time.
+
+    Their database is SQLite in memory: one connection, shared by the live server's threads. Two
+    requests at once (an htmx live count and a click) used it concurrently and failed ("bad parameter
+    or other API misuse"). Connections keep their own threads (kept-alive ones do not block others);
+    only the application runs under a lock, and a response is read to its end inside it.
+    """
+
+    _lock = threading.Lock()
+
+    def get_app(self) -> Any:
+        app: Any = super().get_app()
+
+        def locked(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+            with self._lock:
+                result = app(environ, start_response)
+                try:
+                    return list(result)
+                finally:
+                    close = getattr(result, "close", None)
+                    if close is not None:
+                        close()
+
+        return locked
+
+
+LiveServerThread.server_class = OneRequestAtATime
 
 CHROMIUM = os.environ.get("CRM_CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = [
